@@ -1,0 +1,96 @@
+/**
+ * libc through `bun:ffi`. Bun has no async FFI, so every call is synchronous and errno is
+ * read right after the failing call.
+ *
+ * `bun:ffi` is reached with Bun's synchronous `import.meta.require`, so this file imports
+ * nothing Deno cannot resolve, and the library still loads lazily on its first call.
+ * The few `bun:ffi` types used are declared here; `tests/bun_ffi_types.ts` checks them
+ * against the real `bun-types` with tsc.
+ *
+ * @module
+ */
+import type { Libc, LibcSpec } from "./types.ts";
+
+/** A C function's signature, as `bun:ffi` takes it. */
+export interface BunSymbol {
+  readonly args: readonly string[];
+  readonly returns: string;
+}
+/** The part of `bun:ffi` this binding uses. */
+export interface BunFfi {
+  dlopen(
+    path: string,
+    symbols: Record<string, BunSymbol>,
+  ): { symbols: Record<string, (...args: never[]) => unknown>; close(): void };
+  read: { i32(ptr: never, offset?: number): number };
+}
+
+/** The C functions bound, in `bun:ffi`'s terms; exported for the tsc check against bun-types. */
+export const BUN_SYMBOLS = {
+  // int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+  getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], returns: "i32" },
+  // int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+  setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
+  // int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+  getsockname: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  // int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+  getpeername: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  // int uname(struct utsname *buf)
+  uname: { args: ["ptr"], returns: "i32" },
+} as const satisfies Record<string, BunSymbol>;
+
+/** `int ioctl(int fd, unsigned long request, int *out)`: variadic, see `LibcSpec.ioctl`. */
+export const BUN_IOCTL = { args: ["i32", "u64", "ptr"], returns: "i32" } as const satisfies BunSymbol;
+/** `int *__errno_location(void)` on glibc, `int *__error(void)` on macOS. */
+export const BUN_ERRNO = { args: [], returns: "ptr" } as const satisfies BunSymbol;
+
+type Fn = (...args: unknown[]) => number;
+type PtrFn = () => number | null;
+
+/** Opens libc with `bun:ffi`. */
+export function openLibc(spec: LibcSpec): Libc {
+  const ffi = (import.meta as unknown as { require(id: string): BunFfi }).require("bun:ffi");
+  let lib;
+  try {
+    lib = ffi.dlopen(spec.path, {
+      ...BUN_SYMBOLS,
+      [spec.errnoSymbol]: BUN_ERRNO,
+      ...(spec.ioctl ? { ioctl: BUN_IOCTL } : {}),
+    });
+  } catch (cause) {
+    throw new Error(`Cannot load ${spec.path}: ${(cause as Error).message}`, { cause });
+  }
+  const s = lib.symbols as unknown as Record<string, Fn>;
+  const errnoLocation = lib.symbols[spec.errnoSymbol] as unknown as PtrFn;
+  const len = new Uint32Array(1);
+  const out = new Int32Array(1);
+  const errno = (): number => {
+    const p = errnoLocation();
+    return p === null ? 0 : ffi.read.i32(p as never, 0);
+  };
+  const { getsockopt, setsockopt, getsockname, getpeername, uname, ioctl } = s;
+  return {
+    getsockopt(fd, level, name, buf) {
+      len[0] = buf.byteLength;
+      return getsockopt(fd, level, name, buf, len) === 0 ? len[0] : -errno();
+    },
+    setsockopt(fd, level, name, buf) {
+      return setsockopt(fd, level, name, buf, buf.byteLength) === 0 ? 0 : -errno();
+    },
+    ioctlInt: ioctl && ((fd, request) => (ioctl(fd, request, out) === -1 ? -errno() : out[0])),
+    getsockname(fd, buf) {
+      len[0] = buf.byteLength;
+      return getsockname(fd, buf, len) === 0 ? len[0] : -errno();
+    },
+    getpeername(fd, buf) {
+      len[0] = buf.byteLength;
+      return getpeername(fd, buf, len) === 0 ? len[0] : -errno();
+    },
+    uname(buf) {
+      return uname(buf) === 0 ? 0 : -errno();
+    },
+    close() {
+      lib.close();
+    },
+  };
+}

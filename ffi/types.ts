@@ -1,0 +1,63 @@
+/**
+ * The one small interface every runtime binding implements.
+ *
+ * Calls are synchronous and read errno at once, on the same thread, before any other
+ * JavaScript runs. A failing call returns `-errno` (always negative), so the hot path
+ * allocates nothing and no errno can be lost between the call and the read.
+ *
+ * @module
+ */
+
+/** What the OS layer tells a binding about its C library. */
+export interface LibcSpec {
+  /** Name or path handed to dlopen. */
+  readonly path: string;
+  /** Symbol returning the calling thread's errno address (`__errno_location`, `__error`). */
+  readonly errnoSymbol: string;
+  /**
+   * Bind `ioctl`. Only where declaring the variadic `ioctl` with fixed parameters follows the
+   * calling convention: true on x86_64/aarch64 Linux, false on macOS (Apple arm64 passes
+   * variadic arguments on the stack).
+   */
+  readonly ioctl: boolean;
+}
+
+/** libc, as much of it as sockbuf calls. Every method returns `-errno` on failure. */
+export interface Libc {
+  /**
+   * `getsockopt(fd, level, name, buf, &len)` with `len = buf.byteLength`.
+   * @returns the length the kernel wrote back, or `-errno`
+   */
+  getsockopt(fd: number, level: number, name: number, buf: Uint8Array): number;
+  /**
+   * `setsockopt(fd, level, name, buf, buf.byteLength)`.
+   * @returns 0, or `-errno`
+   */
+  setsockopt(fd: number, level: number, name: number, buf: Uint8Array): number;
+  /**
+   * `ioctl(fd, request, &int)` for requests that write one non-negative `int`.
+   * Undefined where {@linkcode LibcSpec.ioctl} is false.
+   * @returns the int the kernel wrote, or `-errno`
+   */
+  readonly ioctlInt?: (fd: number, request: number) => number;
+  /**
+   * `getsockname(fd, buf, &len)`.
+   * @returns the address length, or `-errno`
+   */
+  getsockname(fd: number, buf: Uint8Array): number;
+  /**
+   * `getpeername(fd, buf, &len)`.
+   * @returns the address length, or `-errno`
+   */
+  getpeername(fd: number, buf: Uint8Array): number;
+  /**
+   * `uname(buf)`; `buf` must hold a whole `struct utsname`.
+   * @returns 0, or `-errno`
+   */
+  uname(buf: Uint8Array): number;
+  /** Unload the library. Calls after this are undefined behaviour; {@linkcode ffi/mod.ts} guards them. */
+  close(): void;
+}
+
+/** A runtime binding: opens libc as described. */
+export type OpenLibc = (spec: LibcSpec) => Libc;

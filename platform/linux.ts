@@ -1,0 +1,161 @@
+/**
+ * Linux: constants, errno names, and the calls. x86_64 and aarch64 share every number used
+ * here (mips, ppc and sparc do not, and are not supported).
+ *
+ * Sources: socket(7), tcp(7); include/uapi/asm-generic/socket.h, include/uapi/linux/tcp.h,
+ * include/uapi/linux/sockios.h, include/uapi/asm-generic/ioctls.h; net/ipv4/tcp.c
+ * (`tcp_ioctl`, `tcp_get_info`).
+ *
+ * @module
+ */
+import { libc } from "../ffi/mod.ts";
+import type { Libc, LibcSpec } from "../ffi/mod.ts";
+import type { LinuxTcpInfo, SendBuffer, TcpState } from "../types.ts";
+import { check, stateName } from "./common.ts";
+import { decode, type Layout } from "./layout.ts";
+import { LINUX_ERRNO } from "./linux_errno.ts";
+import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS, type LinuxTcpInfoFields } from "./linux_tcp_info.ts";
+import type { Platform } from "./types.ts";
+
+/** Linux numbers sockbuf uses. */
+export const LINUX = {
+  SOL_SOCKET: 1,
+  SO_SNDBUF: 7,
+  SO_MEMINFO: 55,
+  IPPROTO_TCP: 6,
+  TCP_INFO: 11,
+  TCP_NOTSENT_LOWAT: 25,
+  /** `write_seq − snd_una`: unacked + unsent. tcp(7) wrongly calls it "unsent". */
+  SIOCOUTQ: 0x5411,
+  /** `write_seq − snd_nxt`: unsent only. */
+  SIOCOUTQNSD: 0x894b,
+} as const;
+
+const SPEC: LibcSpec = { path: "libc.so.6", errnoSymbol: "__errno_location", ioctl: true };
+
+/** `include/net/tcp_states.h`, by number. */
+const STATES: readonly TcpState[] = [
+  "UNKNOWN",
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECEIVED",
+  "FIN_WAIT_1",
+  "FIN_WAIT_2",
+  "TIME_WAIT",
+  "CLOSED",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "LISTEN",
+  "CLOSING",
+  "NEW_SYN_RECV",
+  "BOUND_INACTIVE",
+];
+
+/**
+ * The first kernel release whose `tcp_info` ends in the u32 bit word rather than two u16s.
+ * Both layouts are 280 bytes, so only the release can tell them apart.
+ */
+export const LINUX_TCP_INFO_BITS_SINCE: readonly [number, number] = [7, 0];
+
+/** Picks the layout of the last word of `tcp_info` from a `uname -r` release string. */
+export function linuxTcpInfoLayout(release: string): Layout<keyof LinuxTcpInfoFields> {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  const [maj, min] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  const [sinceMaj, sinceMin] = LINUX_TCP_INFO_BITS_SINCE;
+  return maj > sinceMaj || (maj === sinceMaj && min >= sinceMin) ? LINUX_TCP_INFO_BITS : LINUX_TCP_INFO_6_18;
+}
+
+/** Decodes a Linux `tcp_info` buffer of which the kernel returned `length` bytes. */
+export function decodeLinuxTcpInfo(
+  bytes: Uint8Array,
+  length: number,
+  layout: Layout<keyof LinuxTcpInfoFields> = LINUX_TCP_INFO_6_18,
+): LinuxTcpInfo {
+  const fields = decode(layout, bytes, length);
+  return {
+    os: "linux",
+    state: fields.stateNumber === undefined ? "UNKNOWN" : stateName(STATES, fields.stateNumber),
+    length,
+    ...fields,
+  };
+}
+
+// Scratch buffers: calls are synchronous and JavaScript is single-threaded, so one set is
+// enough and the hot path allocates nothing but its result.
+const info = new Uint8Array(512); // more than any known tcp_info, so a longer one shows in `length`
+const head = new Uint8Array(32); // tcp_info through tcpi_sacked
+const int = new Uint8Array(4);
+const intView = new DataView(int.buffer);
+const meminfo = new Uint8Array(36); // u32 sk_meminfo[SK_MEMINFO_VARS = 9]
+const memView = new DataView(meminfo.buffer);
+let tailLayout: Layout<keyof LinuxTcpInfoFields> | undefined;
+
+function kernelLayout(c: Libc): Layout<keyof LinuxTcpInfoFields> {
+  if (tailLayout) return tailLayout;
+  const uts = new Uint8Array(6 * 65); // struct utsname: six char[65]
+  check(c.uname(uts), LINUX_ERRNO, "read the kernel release", "uname");
+  const release = new TextDecoder().decode(uts.subarray(130, 195)).replace(/\0.*$/s, "");
+  return tailLayout = linuxTcpInfoLayout(release);
+}
+
+function getInt(c: Libc, fd: number, level: number, name: number, what: string): number {
+  check(c.getsockopt(fd, level, name, int), LINUX_ERRNO, `read ${what}`, "getsockopt");
+  return intView.getUint32(0, true);
+}
+
+/** The Linux platform. */
+export const linux: Platform = {
+  os: "linux",
+  inspect(fd): SendBuffer {
+    const c = libc(SPEC);
+    // TCP_INFO first: it is the call that refuses anything but a TCP socket (ENOTSOCK for
+    // files, ENOPROTOOPT for UDP, EOPNOTSUPP for Unix sockets), and tcpi_unacked is needed.
+    const n = check(
+      c.getsockopt(fd, LINUX.IPPROTO_TCP, LINUX.TCP_INFO, head),
+      LINUX_ERRNO,
+      "read TCP_INFO",
+      "getsockopt",
+    );
+    const unackedSegments = n >= 28 ? new DataView(head.buffer).getUint32(24, true) : undefined;
+    const size = getInt(c, fd, LINUX.SOL_SOCKET, LINUX.SO_SNDBUF, "SO_SNDBUF");
+    const ioctl = c.ioctlInt!;
+    // EINVAL on a LISTEN socket, whose tcpi_unacked is the accept queue, not data.
+    const queued = check(ioctl(fd, LINUX.SIOCOUTQ), LINUX_ERRNO, "read SIOCOUTQ", "ioctl");
+    const unsent = check(ioctl(fd, LINUX.SIOCOUTQNSD), LINUX_ERRNO, "read SIOCOUTQNSD", "ioctl");
+    const m = c.getsockopt(fd, LINUX.SOL_SOCKET, LINUX.SO_MEMINFO, meminfo);
+    return {
+      size,
+      queued,
+      unsent,
+      unackedBytes: Math.max(0, queued - unsent),
+      unackedSegments,
+      free: Math.max(0, size - queued),
+      // SK_MEMINFO_SNDBUF = 3, SK_MEMINFO_WMEM_QUEUED = 5 (include/uapi/linux/sock_diag.h)
+      memory: m >= 24
+        ? { sndbuf: memView.getUint32(12, true), wmemQueued: memView.getUint32(20, true) }
+        : undefined,
+    };
+  },
+  tcpInfo(fd) {
+    const c = libc(SPEC);
+    const n = check(
+      c.getsockopt(fd, LINUX.IPPROTO_TCP, LINUX.TCP_INFO, info),
+      LINUX_ERRNO,
+      "read TCP_INFO",
+      "getsockopt",
+    );
+    return decodeLinuxTcpInfo(info, n, kernelLayout(c));
+  },
+  getNotSentLowat(fd) {
+    return getInt(libc(SPEC), fd, LINUX.IPPROTO_TCP, LINUX.TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT");
+  },
+  setNotSentLowat(fd, bytes) {
+    intView.setUint32(0, bytes, true);
+    check(
+      libc(SPEC).setsockopt(fd, LINUX.IPPROTO_TCP, LINUX.TCP_NOTSENT_LOWAT, int),
+      LINUX_ERRNO,
+      "set TCP_NOTSENT_LOWAT",
+      "setsockopt",
+    );
+  },
+};

@@ -1,0 +1,111 @@
+/**
+ * The public data types.
+ *
+ * @module
+ */
+import type { LinuxTcpInfoFields } from "./platform/linux_tcp_info.ts";
+import type { DarwinConnectionInfoFields, DarwinPrivateTcpInfoFields } from "./platform/darwin_layouts.ts";
+
+export type { LinuxTcpInfoFields } from "./platform/linux_tcp_info.ts";
+export type { DarwinConnectionInfoFields, DarwinPrivateTcpInfoFields } from "./platform/darwin_layouts.ts";
+
+/**
+ * What a TCP socket's send buffer holds, in bytes (all but `unackedSegments`).
+ *
+ * ```
+ * size  =  unackedBytes + unsent + free
+ *          \____ queued ____/
+ * ```
+ *
+ * A value the OS cannot give is `undefined`, never 0. The fields come from separate calls
+ * and are not one atomic reading; on a busy socket they can be a few packets apart.
+ */
+export interface SendBuffer {
+  /**
+   * The send buffer's size in bytes (`SO_SNDBUF`). It limits buffer *memory*, which includes
+   * per-packet overhead, so the payload that fits is smaller than `size`. On Linux it is
+   * twice what was set with `SO_SNDBUF`, and autotuned within `net.ipv4.tcp_wmem` unless set.
+   */
+  size: number;
+  /**
+   * Payload bytes written and not yet acknowledged by the peer: `unackedBytes + unsent`
+   * (Linux `SIOCOUTQ`, macOS `SO_NWRITE`). 0 means every byte written has been acknowledged.
+   */
+  queued: number;
+  /**
+   * Payload bytes written and not yet sent (Linux `SIOCOUTQNSD`; macOS from the private
+   * `TCP_INFO`, `undefined` where it does not answer). This is what `TCP_NOTSENT_LOWAT` limits.
+   */
+  unsent: number | undefined;
+  /** Payload bytes sent and not yet acknowledged: `queued − unsent`. */
+  unackedBytes: number | undefined;
+  /**
+   * Segments (packets, not bytes) sent and not yet acknowledged (Linux `tcpi_unacked`;
+   * `undefined` on macOS, which does not count them).
+   */
+  unackedSegments: number | undefined;
+  /**
+   * `size − queued`, at least 0: a payload model of the room left, as `ss` users reckon it.
+   * Because `size` counts memory and `queued` counts payload, a write of `free` bytes may
+   * not fit; `memory` gives the exact memory view where the OS has one.
+   */
+  free: number;
+  /**
+   * Linux `SO_MEMINFO`: the buffer's memory accounting, in bytes. `sndbuf − wmemQueued` is
+   * the memory still free. `undefined` on macOS and on kernels without `SO_MEMINFO`.
+   */
+  memory: { sndbuf: number; wmemQueued: number } | undefined;
+}
+
+/**
+ * A TCP state, by its portable name. Linux and macOS number states differently; the raw
+ * number is in `stateNumber`. `UNKNOWN` is a number this version does not know.
+ */
+export type TcpState =
+  | "CLOSED"
+  | "LISTEN"
+  | "SYN_SENT"
+  | "SYN_RECEIVED"
+  | "ESTABLISHED"
+  | "CLOSE_WAIT"
+  | "FIN_WAIT_1"
+  | "CLOSING"
+  | "LAST_ACK"
+  | "FIN_WAIT_2"
+  | "TIME_WAIT"
+  | "NEW_SYN_RECV"
+  | "BOUND_INACTIVE"
+  | "UNKNOWN";
+
+/** Linux's `struct tcp_info`, every field the kernel returned. */
+export interface LinuxTcpInfo extends LinuxTcpInfoFields {
+  /** The OS the fields came from. */
+  os: "linux";
+  /** The state, by name. */
+  state: TcpState;
+  /**
+   * Bytes of `struct tcp_info` the kernel returned: 280 on Linux 6.18. Fields past it are
+   * `undefined`; a length beyond the newest layout sockbuf knows means the kernel has more.
+   */
+  length: number;
+}
+
+/**
+ * macOS: the public `TCP_CONNECTION_INFO`, plus the private `TCP_INFO` where it answers.
+ */
+export interface DarwinTcpInfo extends DarwinConnectionInfoFields {
+  /** The OS the fields came from. */
+  os: "darwin";
+  /** The state, by name. */
+  state: TcpState;
+  /** Bytes of `struct tcp_connection_info` the kernel returned (112 on current macOS). */
+  length: number;
+  /**
+   * The private `struct tcp_info` (`TCP_INFO`, "subject to change"), with its own returned
+   * `length`; `undefined` where the kernel refused it.
+   */
+  private: (DarwinPrivateTcpInfoFields & { length: number }) | undefined;
+}
+
+/** Every field of the socket's `tcp_info`, per OS; check `os` to narrow. */
+export type TcpInfo = LinuxTcpInfo | DarwinTcpInfo;
