@@ -1,0 +1,161 @@
+/**
+ * Shared test helpers: sockets with known fds, external tools, and skips that are never
+ * silent (under CI=true a missing tool fails the test instead).
+ *
+ * Uses only what Deno and Bun both have (`node:*`), so one suite runs under both.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import * as net from "node:net";
+import process from "node:process";
+import type { TestContext } from "node:test";
+import { libc } from "../ffi/mod.ts";
+
+export const CI = process.env.CI === "true";
+export const runtime = "Bun" in globalThis ? "bun" : "deno";
+
+/** True when `cmd` runs. */
+export function hasTool(cmd: string, args: string[] = ["--version"]): boolean {
+  return spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
+}
+
+/**
+ * Skips the test with a message saying what is missing, or, under CI=true, fails it:
+ * nothing skips silently in CI.
+ */
+export function needs(t: TestContext, ok: boolean, what: string): boolean {
+  if (ok) return true;
+  if (CI) throw new Error(`CI=true and this test needs ${what}`);
+  t.skip(`needs ${what}`);
+  console.log(`SKIP ${t.name}: needs ${what}`);
+  return false;
+}
+
+/** Runs a command (never through a shell) and returns its stdout. */
+export function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: "utf8" });
+}
+
+/** libc for tests, as the Linux platform loads it. */
+export const testLibc = () => libc({ path: "libc.so.6", errnoSymbol: "__errno_location", ioctl: true });
+
+/** Port of an IPv4/IPv6 sockaddr. */
+function portOf(buf: Uint8Array): number {
+  return (buf[2] << 8) | buf[3];
+}
+
+/**
+ * The fd whose local port is `local` and, if given, whose peer port is `remote`: a scan of
+ * fds 0..4095 with getsockname/getpeername. (The library's own resolver comes with issue 3;
+ * tests keep this small independent scan.)
+ */
+export function fdByPorts(local: number, remote?: number): number {
+  const c = testLibc();
+  const peer = new Uint8Array(128);
+  return fdWhere(
+    `local port ${local}${remote === undefined ? "" : ` and peer port ${remote}`}`,
+    (fd, addr) =>
+      addr[0] !== AF_UNIX && portOf(addr) === local &&
+      (remote === undefined || (c.getpeername(fd, peer) >= 0 && portOf(peer) === remote)),
+  );
+}
+
+const AF_UNIX = 1;
+
+/** The fd of the Unix socket bound to `path`. */
+export function fdByUnixPath(path: string): number {
+  const want = new TextEncoder().encode(path);
+  return fdWhere(
+    `Unix socket at ${path}`,
+    (_fd, addr, len) =>
+      addr[0] === AF_UNIX && len >= 2 + want.length && want.every((b, i) => addr[2 + i] === b),
+  );
+}
+
+function fdWhere(what: string, match: (fd: number, addr: Uint8Array, len: number) => boolean): number {
+  const c = testLibc();
+  const addr = new Uint8Array(128);
+  for (let fd = 0; fd < 4096; fd++) {
+    const len = c.getsockname(fd, addr);
+    if (len >= 0 && match(fd, addr, len)) return fd;
+  }
+  throw new Error(`No fd with ${what}`);
+}
+
+/** A loopback TCP connection whose server side never reads. */
+export interface StalledPair {
+  client: net.Socket;
+  server: net.Server;
+  /** The client's fd: the writer. */
+  clientFd: number;
+  clientPort: number;
+  serverPort: number;
+  close(): Promise<void>;
+}
+
+/** Opens a loopback connection (IPv4 or IPv6) whose accepting side does not read. */
+export async function stalledPair(host = "127.0.0.1"): Promise<StalledPair> {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer({ pauseOnConnect: true }, (s) => accepted.push(s));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const serverPort = (server.address() as net.AddressInfo).port;
+  const client = net.connect(serverPort, host);
+  await new Promise<void>((resolve, reject) => {
+    client.once("connect", resolve);
+    client.once("error", reject);
+  });
+  while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const clientPort = client.localPort!;
+  return {
+    client,
+    server,
+    clientFd: fdByPorts(clientPort, serverPort),
+    clientPort,
+    serverPort,
+    async close() {
+      client.destroy();
+      for (const s of accepted) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Sleeps `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** What `ss -tmi` says of one connection. */
+export interface SsLine {
+  sendQ: number;
+  skmem: Record<string, number>;
+  notsent: number | undefined;
+  unacked: number | undefined;
+  cwnd: number | undefined;
+  mss: number | undefined;
+  raw: string;
+}
+
+/** Runs `ss -tmi` for the connection with these local and peer ports. */
+export function ssFor(localPort: number, peerPort: number): SsLine {
+  const out = run("ss", ["-tmiHn", "state", "all", `( sport = :${localPort} and dport = :${peerPort} )`]);
+  const [head, ...rest] = out.trim().split("\n");
+  if (!head) throw new Error(`ss shows no connection ${localPort} -> ${peerPort}`);
+  const detail = rest.join(" ");
+  const num = (re: RegExp) => {
+    const m = re.exec(detail);
+    return m ? Number(m[1]) : undefined;
+  };
+  const skmem: Record<string, number> = {};
+  const sk = /skmem:\(([^)]*)\)/.exec(detail);
+  for (const part of sk ? sk[1].split(",") : []) {
+    const m = /^([a-z]+)(\d+)$/.exec(part);
+    if (m) skmem[m[1]] = Number(m[2]);
+  }
+  return {
+    sendQ: Number(head.trim().split(/\s+/)[2]),
+    skmem,
+    notsent: num(/\bnotsent:(\d+)/),
+    unacked: num(/\bunacked:(\d+)/),
+    cwnd: num(/\bcwnd:(\d+)/),
+    mss: num(/\bmss:(\d+)/),
+    raw: out,
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * inspect() and tcpInfo() against `ss -tmi`, which reads the same socket through netlink
+ * sock_diag: an oracle independent of getsockopt and ioctl.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import process from "node:process";
+import { inspect, inspectSync, tcpInfo } from "../mod.ts";
+import { hasTool, needs, sleep, ssFor, stalledPair } from "./_helpers.ts";
+
+const linux = process.platform === "linux";
+
+/** Writes until the kernel's queue for the writer stops growing, then returns. */
+async function fill(pair: Awaited<ReturnType<typeof stalledPair>>): Promise<void> {
+  const chunk = new Uint8Array(1 << 20).fill(0x61);
+  for (let i = 0; i < 32; i++) pair.client.write(chunk); // more than any autotuned buffer
+  let last = -1;
+  for (let stable = 0; stable < 5;) {
+    await sleep(50);
+    const q = inspectSync(pair.clientFd).queued;
+    stable = q === last && q > 0 ? stable + 1 : 0;
+    last = q;
+  }
+}
+
+describe("inspect() on a loopback pair whose reader stalls", {
+  skip: !linux && "Linux only: ss and SIOCOUTQ",
+}, () => {
+  for (const host of ["127.0.0.1", "::1"]) {
+    it(`agrees exactly with ss -tmi once the buffer is full (${host})`, async (t) => {
+      if (!needs(t, hasTool("ss", ["-V"]), "ss from iproute2")) return;
+      const pair = await stalledPair(host);
+      try {
+        await fill(pair);
+        const before = ssFor(pair.clientPort, pair.serverPort);
+        const buf = await inspect(pair.clientFd);
+        const after = ssFor(pair.clientPort, pair.serverPort);
+        const still = (l: typeof before) => JSON.stringify([l.sendQ, l.skmem, l.notsent, l.unacked]);
+        assert.equal(still(before), still(after), "the socket changed while it was read; it should be still");
+        const ss = after;
+        assert.ok(ss.sendQ > 0, `ss should show a queue: ${ss.raw}`);
+        assert.equal(buf.size, ss.skmem.tb, "size = skmem tb");
+        assert.equal(buf.queued, ss.sendQ, "queued = Send-Q");
+        assert.equal(buf.unsent, ss.notsent ?? 0, "unsent = notsent: (ss prints none for 0)");
+        assert.equal(
+          buf.unackedSegments,
+          ss.unacked ?? 0,
+          "unackedSegments = unacked: (ss prints none for 0)",
+        );
+        assert.equal(buf.unackedBytes, buf.queued - buf.unsent!);
+        assert.equal(buf.free, Math.max(0, buf.size - buf.queued));
+        assert.equal(buf.memory?.sndbuf, ss.skmem.tb, "SO_MEMINFO sndbuf = skmem tb");
+        assert.equal(buf.memory?.wmemQueued, ss.skmem.w, "SO_MEMINFO wmem_queued = skmem w");
+        // The reader's window is closed, so the queue is unsent data: a test where unsent
+        // were 0 could not tell SIOCOUTQNSD from SIOCOUTQ.
+        assert.ok(buf.unsent! > 0, JSON.stringify(buf));
+      } finally {
+        await pair.close();
+      }
+    });
+  }
+
+  it("tcpInfo() agrees with ss -tmi on notsent, unacked, cwnd and mss", async (t) => {
+    if (!needs(t, hasTool("ss", ["-V"]), "ss from iproute2")) return;
+    const pair = await stalledPair();
+    try {
+      await fill(pair);
+      const info = await tcpInfo(pair.clientFd);
+      const ss = ssFor(pair.clientPort, pair.serverPort);
+      assert.equal(info.os, "linux");
+      if (info.os !== "linux") return;
+      assert.equal(info.state, "ESTABLISHED");
+      assert.equal(info.stateNumber, 1);
+      assert.equal(info.notsentBytes, ss.notsent ?? 0);
+      assert.equal(info.unacked, ss.unacked ?? 0);
+      assert.equal(info.sndCwnd, ss.cwnd);
+      assert.equal(info.sndMss, ss.mss);
+    } finally {
+      await pair.close();
+    }
+  });
+});
