@@ -34,6 +34,8 @@ export class SockbufError extends Error {
   readonly code: string;
 
   /**
+   * Makes the error for a failed call; the message reads `Cannot <operation>: <code> (errno <n>)`.
+   *
    * @param operation what was being done, completing "Cannot …", such as `read TCP_INFO`
    * @param syscall the libc function that failed
    * @param errno the OS's errno number

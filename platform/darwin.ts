@@ -1,0 +1,187 @@
+/**
+ * macOS: constants, state names, and the calls. x86_64 and arm64 share every number and
+ * layout used here.
+ *
+ * Sources (apple-oss-distributions/xnu tag xnu-11417.101.15): bsd/sys/socket.h
+ * (`SOL_SOCKET`, `SO_SNDBUF`, `SO_NWRITE`), bsd/netinet/tcp.h (`TCP_CONNECTION_INFO`,
+ * `TCP_NOTSENT_LOWAT`), bsd/netinet/tcp_private.h (`TCP_INFO`), bsd/netinet/tcp_fsm.h
+ * (states), bsd/kern/uipc_socket.c (`SO_NWRITE` is `so_snd.sb_cc`), bsd/netinet/tcp_usrreq.c
+ * (`tcp_fill_info`, `tcp_connection_fill_info`); getsockopt(2), tcp(4).
+ *
+ * Only `getsockopt`/`setsockopt` are called: `ioctl` is variadic, and Apple arm64 passes
+ * variadic arguments on the stack, so an FFI declaration with fixed parameters would break.
+ * macOS has no SIOCOUTQ anyway.
+ *
+ * @module
+ */
+import { SockbufError } from "../errors.ts";
+import { libc } from "../ffi/mod.ts";
+import type { Libc, LibcSpec } from "../ffi/mod.ts";
+import type { DarwinTcpInfo, SendBuffer, TcpState } from "../types.ts";
+import { check, stateName } from "./common.ts";
+import {
+  DARWIN_PRIVATE_TCP_INFO,
+  DARWIN_TCP_CONNECTION_INFO,
+  decodeDarwinConnectionInfo,
+  decodeDarwinPrivateTcpInfo,
+} from "./darwin_layouts.ts";
+import { DARWIN_ERRNO } from "./darwin_errno.ts";
+import { SIZE_OF } from "./layout.ts";
+import type { Platform } from "./types.ts";
+
+/** macOS numbers sockbuf uses. */
+export const DARWIN = {
+  SOL_SOCKET: 0xffff,
+  SO_SNDBUF: 0x1001,
+  /** Bytes in the send buffer, unacknowledged included (`so_snd.sb_cc`): `queued`. */
+  SO_NWRITE: 0x1024,
+  IPPROTO_TCP: 6,
+  /** Public `struct tcp_connection_info` (since OS X 10.11). */
+  TCP_CONNECTION_INFO: 0x106,
+  /** Private `struct tcp_info`, "subject to change"; the only source of unacked bytes. */
+  TCP_INFO: 0x200,
+  TCP_NOTSENT_LOWAT: 0x201,
+  /** `TCPS_LISTEN` (bsd/netinet/tcp_fsm.h). */
+  TCPS_LISTEN: 1,
+} as const;
+
+/** macOS `EINVAL` (bsd/sys/errno.h). */
+const EINVAL = 22;
+
+const SPEC: LibcSpec = { path: "/usr/lib/libSystem.B.dylib", errnoSymbol: "__error", ioctl: false };
+
+/** `TCPS_*` of bsd/netinet/tcp_fsm.h, by number. */
+const STATES: readonly TcpState[] = [
+  "CLOSED",
+  "LISTEN",
+  "SYN_SENT",
+  "SYN_RECEIVED",
+  "ESTABLISHED",
+  "CLOSE_WAIT",
+  "FIN_WAIT_1",
+  "CLOSING",
+  "LAST_ACK",
+  "FIN_WAIT_2",
+  "TIME_WAIT",
+];
+
+/** Names a macOS TCP state number (`UNKNOWN` for one this version does not know). */
+export function darwinStateName(n: number | undefined): TcpState {
+  return n === undefined ? "UNKNOWN" : stateName(STATES, n);
+}
+
+/**
+ * Builds the `tcpInfo()` result from a `tcp_connection_info` buffer of which the kernel
+ * returned `length` bytes and, where `TCP_INFO` answered, the private `tcp_info` buffer and
+ * its returned length.
+ */
+export function decodeDarwinTcpInfo(
+  bytes: Uint8Array,
+  length: number,
+  privateBytes?: Uint8Array,
+  privateLength?: number,
+): DarwinTcpInfo {
+  const fields = decodeDarwinConnectionInfo(bytes, length);
+  return {
+    os: "darwin",
+    state: darwinStateName(fields.stateNumber),
+    ...fields,
+    private: privateBytes && privateLength !== undefined
+      ? decodeDarwinPrivateTcpInfo(privateBytes, privateLength)
+      : undefined,
+  };
+}
+
+/** Where `inspect()` reads the private `tcp_info`: offsets shared by every layout since xnu-3247. */
+function fieldEnd(key: "stateNumber" | "sndSbbytes" | "txunacked"): { offset: number; end: number } {
+  const f = DARWIN_PRIVATE_TCP_INFO.fields.find((x) => x.key === key)!;
+  return { offset: f.offset, end: f.offset + SIZE_OF[f.type] };
+}
+const SBBYTES = fieldEnd("sndSbbytes"); // u32 at 64
+const TXUNACKED = fieldEnd("txunacked"); // u64 at 92, 4-aligned under #pragma pack(4)
+const CONN_STATE = DARWIN_TCP_CONNECTION_INFO.fields[0].offset; // u8 at 0
+
+// Scratch buffers: calls are synchronous and JavaScript is single-threaded, so one set is
+// enough. Each is larger than its struct, so a longer struct shows in the returned length.
+const info = new Uint8Array(512); // private tcp_info, 408 bytes on current macOS
+const infoView = new DataView(info.buffer);
+const conn = new Uint8Array(128); // tcp_connection_info, 112 bytes
+const int = new Uint8Array(4);
+const intView = new DataView(int.buffer);
+
+function getInt(c: Libc, fd: number, level: number, name: number, what: string): number {
+  check(c.getsockopt(fd, level, name, int), DARWIN_ERRNO, `read ${what}`, "getsockopt");
+  return intView.getUint32(0, true);
+}
+
+function readConnectionInfo(c: Libc, fd: number): number {
+  return check(
+    c.getsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_CONNECTION_INFO, conn),
+    DARWIN_ERRNO,
+    "read TCP_CONNECTION_INFO",
+    "getsockopt",
+  );
+}
+
+/** The macOS platform. */
+export const darwin: Platform = {
+  os: "darwin",
+  inspect(fd): SendBuffer {
+    const c = libc(SPEC);
+    let state: number | undefined;
+    let unsent: number | undefined;
+    let unackedBytes: number | undefined;
+    // The private TCP_INFO is the only source of unacked bytes. Where it is refused, the
+    // public TCP_CONNECTION_INFO decides: its failure (a file, a UDP or Unix socket, a
+    // closed fd) is the error to report.
+    const n = c.getsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_INFO, info);
+    if (n >= 0) {
+      if (n >= 1) state = info[0];
+      if (n >= TXUNACKED.end) {
+        const sbbytes = infoView.getUint32(SBBYTES.offset, true);
+        // u64 as two u32 halves: no BigInt on the hot path
+        unackedBytes = infoView.getUint32(TXUNACKED.offset, true) +
+          infoView.getUint32(TXUNACKED.offset + 4, true) * 2 ** 32;
+        // snd_max − snd_una counts a SYN or FIN, which is not in the buffer: it can exceed
+        // sb_cc, and XNU's own tcp_notsent_lowat_check guards the same subtraction.
+        unsent = Math.max(0, sbbytes - unackedBytes);
+      }
+    } else {
+      const m = readConnectionInfo(c, fd);
+      if (m > CONN_STATE) state = conn[CONN_STATE];
+    }
+    if (state === DARWIN.TCPS_LISTEN) {
+      // Nothing is sent on a listening socket; Linux refuses it with EINVAL too.
+      throw new SockbufError("inspect a listening socket", "getsockopt", EINVAL, "EINVAL");
+    }
+    const size = getInt(c, fd, DARWIN.SOL_SOCKET, DARWIN.SO_SNDBUF, "SO_SNDBUF");
+    const queued = getInt(c, fd, DARWIN.SOL_SOCKET, DARWIN.SO_NWRITE, "SO_NWRITE");
+    return {
+      size,
+      queued,
+      unsent,
+      unackedBytes,
+      unackedSegments: undefined,
+      free: Math.max(0, size - queued),
+      memory: undefined,
+    };
+  },
+  tcpInfo(fd) {
+    const c = libc(SPEC);
+    const n = readConnectionInfo(c, fd);
+    const m = c.getsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_INFO, info);
+    return decodeDarwinTcpInfo(conn, n, m >= 0 ? info : undefined, m >= 0 ? m : undefined);
+  },
+  getNotSentLowat(fd) {
+    return getInt(libc(SPEC), fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT");
+  },
+  setNotSentLowat(fd, bytes) {
+    intView.setUint32(0, bytes, true);
+    check(
+      libc(SPEC).setsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_NOTSENT_LOWAT, int),
+      DARWIN_ERRNO,
+      "set TCP_NOTSENT_LOWAT",
+      "setsockopt",
+    );
+  },
+};
