@@ -14,24 +14,31 @@
  * @example Is every byte acknowledged?
  * ```ts
  * import { inspect } from "@sockbuf/sockbuf";
- * import { connectedPair } from "@sockbuf/sockbuf/testing";
  *
- * await using pair = await connectedPair();
- * const { queued } = await inspect(pair.clientFd);
- * console.log(queued === 0 ? "all acknowledged" : `${queued} bytes still in flight`);
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * await conn.write(new TextEncoder().encode("hello"));
+ * const { queued } = await inspect(conn);
+ * console.log(queued === 0 ? "all acknowledged" : `${queued} bytes not yet acknowledged`);
  * ```
  *
  * @module
  */
 export { closeLibrary, getNotSentLowat, inspect, inspectSync, setNotSentLowat, tcpInfo } from "./api.ts";
 export { SockbufError } from "./errors.ts";
+export { ResolvedSocket, resolveSocket } from "./resolve.ts";
 export type {
+  AddressPair,
+  BunServeRequest,
+  ConnLike,
   DarwinConnectionInfoFields,
   DarwinPrivateTcpInfoFields,
   DarwinTcpInfo,
+  DenoServeRequest,
   LinuxTcpInfo,
   LinuxTcpInfoFields,
   SendBuffer,
+  SocketLike,
   TcpInfo,
   TcpState,
 } from "./types.ts";

@@ -109,3 +109,47 @@ export interface DarwinTcpInfo extends DarwinConnectionInfoFields {
 
 /** Every field of the socket's `tcp_info`, per OS; check `os` to narrow. */
 export type TcpInfo = LinuxTcpInfo | DarwinTcpInfo;
+
+/** A `Deno.Conn` or `Deno.TlsConn`, from `Deno.connect`, `Deno.connectTls` or `accept()`. */
+export interface ConnLike {
+  readonly localAddr: unknown;
+  readonly remoteAddr: unknown;
+}
+
+/**
+ * A `node:net` socket (client or accepted, on Deno or Bun), a `Bun.connect`/`Bun.listen`
+ * socket, or a plain address pair for any other connection: the local port, and the peer's
+ * IP address and port.
+ */
+export interface AddressPair {
+  readonly localPort?: number;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+}
+
+/** A request inside `Deno.serve`: the server and the handler's `info`. */
+export interface DenoServeRequest {
+  readonly server: { readonly addr: unknown };
+  readonly info: { readonly remoteAddr: unknown };
+}
+
+/** A request inside `Bun.serve`: the server and the request. */
+export interface BunServeRequest {
+  readonly server: {
+    readonly port?: number;
+    requestIP(request: Request): { address: string; port: number } | null;
+  };
+  readonly request: Request;
+}
+
+/**
+ * Anything the calls accept as a socket: a raw fd, a runtime's socket object, a serve
+ * request, an address pair, or a socket already resolved.
+ */
+export type SocketLike =
+  | number
+  | ConnLike
+  | AddressPair
+  | DenoServeRequest
+  | BunServeRequest
+  | import("./resolve.ts").ResolvedSocket;

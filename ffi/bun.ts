@@ -23,6 +23,7 @@ export interface BunFfi {
     symbols: Record<string, BunSymbol>,
   ): { symbols: Record<string, (...args: never[]) => unknown>; close(): void };
   read: { i32(ptr: never, offset?: number): number };
+  CString: new (ptr: never, byteOffset?: number) => string | { toString(): string };
 }
 
 /** The C functions bound, in `bun:ffi`'s terms; exported for the tsc check against bun-types. */
@@ -37,7 +38,14 @@ export const BUN_SYMBOLS = {
   getpeername: { args: ["i32", "ptr", "ptr"], returns: "i32" },
   // int uname(struct utsname *buf)
   uname: { args: ["ptr"], returns: "i32" },
+  // int closedir(DIR *dir)
+  closedir: { args: ["ptr"], returns: "i32" },
 } as const satisfies Record<string, BunSymbol>;
+
+/** `DIR *opendir(const char *path)`, by its per-OS symbol name. */
+export const BUN_OPENDIR = { args: ["ptr"], returns: "ptr" } as const satisfies BunSymbol;
+/** `struct dirent *readdir(DIR *dir)`, by its per-OS symbol name. */
+export const BUN_READDIR = { args: ["ptr"], returns: "ptr" } as const satisfies BunSymbol;
 
 /** `int ioctl(int fd, unsigned long request, int *out)`: variadic, see `LibcSpec.ioctl`. */
 export const BUN_IOCTL = { args: ["i32", "u64", "ptr"], returns: "i32" } as const satisfies BunSymbol;
@@ -55,6 +63,8 @@ export function openLibc(spec: LibcSpec): Libc {
     lib = ffi.dlopen(spec.path, {
       ...BUN_SYMBOLS,
       [spec.errnoSymbol]: BUN_ERRNO,
+      [spec.dirent.opendir]: BUN_OPENDIR,
+      [spec.dirent.readdir]: BUN_READDIR,
       ...(spec.ioctl ? { ioctl: BUN_IOCTL } : {}),
     });
   } catch (cause) {
@@ -68,7 +78,9 @@ export function openLibc(spec: LibcSpec): Libc {
     const p = errnoLocation();
     return p === null ? 0 : ffi.read.i32(p as never, 0);
   };
-  const { getsockopt, setsockopt, getsockname, getpeername, uname, ioctl } = s;
+  const { getsockopt, setsockopt, getsockname, getpeername, uname, ioctl, closedir } = s;
+  const opendir = lib.symbols[spec.dirent.opendir] as unknown as (path: Uint8Array) => number | null;
+  const readdir = lib.symbols[spec.dirent.readdir] as unknown as (dir: number) => number | null;
   return {
     getsockopt(fd, level, name, buf) {
       len[0] = buf.byteLength;
@@ -85,6 +97,19 @@ export function openLibc(spec: LibcSpec): Libc {
     getpeername(fd, buf) {
       len[0] = buf.byteLength;
       return getpeername(fd, buf, len) === 0 ? len[0] : -errno();
+    },
+    listDir(path) {
+      const dir = opendir(new TextEncoder().encode(path + "\0"));
+      if (dir === null) return -errno();
+      const names: string[] = [];
+      try {
+        for (let e = readdir(dir); e !== null; e = readdir(dir)) {
+          names.push(String(new ffi.CString(e as never, spec.dirent.nameOffset)));
+        }
+      } finally {
+        closedir(dir);
+      }
+      return names;
     },
     uname(buf) {
       return uname(buf) === 0 ? 0 : -errno();

@@ -17,6 +17,8 @@ const symbols = {
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   // int uname(struct utsname *buf)
   uname: { parameters: ["buffer"], result: "i32" },
+  // int closedir(DIR *dir)
+  closedir: { parameters: ["pointer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const ioctlSymbol = {
@@ -29,6 +31,10 @@ export function openLibc(spec: LibcSpec): Libc {
   const errnoSym = {
     // int *__errno_location(void) on glibc, int *__error(void) on macOS
     errnoLocation: { name: spec.errnoSymbol, parameters: [], result: "pointer" },
+    // DIR *opendir(const char *path)
+    opendir: { name: spec.dirent.opendir, parameters: ["buffer"], result: "pointer" },
+    // struct dirent *readdir(DIR *dir)
+    readdir: { name: spec.dirent.readdir, parameters: ["pointer"], result: "pointer" },
   } as const satisfies Deno.ForeignLibraryInterface;
   let lib;
   try {
@@ -65,6 +71,19 @@ export function openLibc(spec: LibcSpec): Libc {
     getpeername(fd, buf) {
       len[0] = buf.byteLength;
       return s.getpeername(fd, buf, len) === 0 ? len[0] : -errno();
+    },
+    listDir(path) {
+      const dir = s.opendir(new TextEncoder().encode(path + "\0"));
+      if (dir === null) return -errno();
+      const names: string[] = [];
+      try {
+        for (let e = s.readdir(dir); e !== null; e = s.readdir(dir)) {
+          names.push(Deno.UnsafePointerView.getCString(e, spec.dirent.nameOffset));
+        }
+      } finally {
+        s.closedir(dir);
+      }
+      return names;
     },
     uname(buf) {
       return s.uname(buf) === 0 ? 0 : -errno();

@@ -19,6 +19,12 @@ export function hostOs(): string {
   return Deno.build.os;
 }
 
+/** The runtime's name for the CPU: `"x86_64"`/`"aarch64"` (Deno) or `"x64"`/`"arm64"` (Bun). */
+export function hostArch(): string {
+  if (isBun) return (globalThis as unknown as { process: { arch: string } }).process.arch;
+  return Deno.build.arch;
+}
+
 /** The name of the running runtime, for messages. */
 export function runtimeName(): "bun" | "deno" {
   return isBun ? "bun" : "deno";

@@ -20,6 +20,15 @@ export interface LibcSpec {
    * variadic arguments on the stack).
    */
   readonly ioctl: boolean;
+  /** `opendir`/`readdir` symbols and where `struct dirent` keeps `d_name`. */
+  readonly dirent: {
+    /** `opendir`, or `opendir$INODE64` on macOS x86_64. */
+    readonly opendir: string;
+    /** `readdir`, or `readdir$INODE64` on macOS x86_64. */
+    readonly readdir: string;
+    /** Offset of `d_name`: 19 in glibc's `struct dirent64`, 21 on macOS. */
+    readonly nameOffset: number;
+  };
 }
 
 /** libc, as much of it as sockbuf calls. Every method returns `-errno` on failure. */
@@ -50,6 +59,12 @@ export interface Libc {
    * @returns the address length, or `-errno`
    */
   getpeername(fd: number, buf: Uint8Array): number;
+  /**
+   * The names in a directory, by `opendir`/`readdir`/`closedir`: how the process lists its
+   * own fds without the runtime's file-system permission.
+   * @returns the names (`.` and `..` included), or `-errno` if the directory cannot be opened
+   */
+  listDir(path: string): string[] | number;
   /**
    * `uname(buf)`; `buf` must hold a whole `struct utsname`.
    * @returns 0, or `-errno`

@@ -4,7 +4,9 @@
  * @module
  */
 import { SockbufError } from "../errors.ts";
+import type { Libc } from "../ffi/mod.ts";
 import type { TcpState } from "../types.ts";
+import type { Endpoint, SocketOps } from "./types.ts";
 
 /** Names an errno by a per-OS table. */
 export function errnoName(table: readonly string[], errno: number): string {
@@ -28,4 +30,67 @@ export function check(
 /** Maps a state number through a per-OS table. */
 export function stateName(table: readonly TcpState[], n: number): TcpState {
   return table[n] ?? "UNKNOWN";
+}
+
+/** Per-OS numbers for {@linkcode socketOps}. */
+export interface SocketConsts {
+  readonly SOL_SOCKET: number;
+  readonly SO_TYPE: number;
+  readonly SOCK_STREAM: number;
+  readonly AF_INET: number;
+  readonly AF_INET6: number;
+  readonly ENOTCONN: number;
+  /** Byte offset of the address family: 0 (Linux u16) or 1 (BSD, after `sa_len`). */
+  readonly familyOffset: 0 | 1;
+  /** The directory listing this process's fds. */
+  readonly fdDir: string;
+  readonly errno: readonly string[];
+}
+
+/** Parses an IPv4 or IPv6 sockaddr; IPv4 comes back mapped into IPv6. */
+export function parseSockaddr(k: SocketConsts, buf: Uint8Array, len: number): Endpoint | undefined {
+  const family = buf[k.familyOffset] | (k.familyOffset === 0 ? buf[1] << 8 : 0);
+  const port = (buf[2] << 8) | buf[3];
+  if (family === k.AF_INET && len >= 8) {
+    const address = new Uint8Array(16);
+    address[10] = address[11] = 0xff;
+    address.set(buf.subarray(4, 8), 12);
+    return { address, port };
+  }
+  if (family === k.AF_INET6 && len >= 24) return { address: buf.slice(8, 24), port };
+  return undefined;
+}
+
+/** The fd-finding calls, shared by every OS but for `identity`. */
+export function socketOps(
+  k: SocketConsts,
+  lib: () => Libc,
+  identity: (fd: number) => number | string,
+): SocketOps {
+  const addr = new Uint8Array(128);
+  const int = new Uint8Array(4);
+  return {
+    openFds() {
+      const names = lib().listDir(k.fdDir);
+      if (typeof names === "number") check(names, k.errno, `list ${k.fdDir}`, "opendir");
+      const fds = (names as string[]).filter((n) => /^\d+$/.test(n)).map(Number);
+      return fds.sort((a, b) => b - a);
+    },
+    address(fd, end) {
+      const c = lib();
+      const n = end === "peer" ? c.getpeername(fd, addr) : c.getsockname(fd, addr);
+      return n < 0 ? undefined : parseSockaddr(k, addr, n);
+    },
+    isStream(fd) {
+      return lib().getsockopt(fd, k.SOL_SOCKET, k.SO_TYPE, int) >= 0 &&
+        new DataView(int.buffer).getInt32(0, true) === k.SOCK_STREAM;
+    },
+    identity,
+    closed(detail) {
+      return new SockbufError(`use a closed socket (${detail})`, "getsockopt", k.ENOTCONN, "ENOTCONN");
+    },
+    notFound(searched) {
+      return new SockbufError(`find the socket: ${searched}`, "getpeername", k.ENOTCONN, "ENOTCONN");
+    },
+  };
 }

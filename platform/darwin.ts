@@ -15,10 +15,10 @@
  * @module
  */
 import { SockbufError } from "../errors.ts";
-import { libc } from "../ffi/mod.ts";
+import { hostArch, libc } from "../ffi/mod.ts";
 import type { Libc, LibcSpec } from "../ffi/mod.ts";
 import type { DarwinTcpInfo, SendBuffer, TcpState } from "../types.ts";
-import { check, stateName } from "./common.ts";
+import { check, socketOps, stateName } from "./common.ts";
 import {
   DARWIN_PRIVATE_TCP_INFO,
   DARWIN_TCP_CONNECTION_INFO,
@@ -27,7 +27,7 @@ import {
 } from "./darwin_layouts.ts";
 import { DARWIN_ERRNO } from "./darwin_errno.ts";
 import { SIZE_OF } from "./layout.ts";
-import type { Platform } from "./types.ts";
+import type { Platform, SocketOps } from "./types.ts";
 
 /** macOS numbers sockbuf uses. */
 export const DARWIN = {
@@ -41,6 +41,10 @@ export const DARWIN = {
   /** Private `struct tcp_info`, "subject to change"; the only source of unacked bytes. */
   TCP_INFO: 0x200,
   TCP_NOTSENT_LOWAT: 0x201,
+  SO_TYPE: 0x1008,
+  SOCK_STREAM: 1,
+  AF_INET: 2,
+  AF_INET6: 30,
   /** `TCPS_LISTEN` (bsd/netinet/tcp_fsm.h). */
   TCPS_LISTEN: 1,
 } as const;
@@ -48,7 +52,23 @@ export const DARWIN = {
 /** macOS `EINVAL` (bsd/sys/errno.h). */
 const EINVAL = 22;
 
-const SPEC: LibcSpec = { path: "/usr/lib/libSystem.B.dylib", errnoSymbol: "__error", ioctl: false };
+/**
+ * How to open libSystem. dlopen finds it in the dyld shared cache, so it need not exist on
+ * disk. On x86_64 the 64-bit-inode `opendir`/`readdir` carry the `$INODE64` suffix
+ * (`__DARWIN_INODE64` in <dirent.h>); arm64 has only those, unsuffixed. `d_name` follows
+ * d_ino u64, d_seekoff u64, d_reclen u16, d_namlen u16, d_type u8.
+ */
+export function darwinLibc(arch: string): LibcSpec {
+  const suffix = arch === "x86_64" || arch === "x64" ? "$INODE64" : "";
+  return {
+    path: "/usr/lib/libSystem.B.dylib",
+    errnoSymbol: "__error",
+    ioctl: false,
+    dirent: { opendir: `opendir${suffix}`, readdir: `readdir${suffix}`, nameOffset: 21 },
+  };
+}
+let spec: LibcSpec | undefined;
+const lib = (): Libc => libc(spec ??= darwinLibc(hostArch()));
 
 /** `TCPS_*` of bsd/netinet/tcp_fsm.h, by number. */
 const STATES: readonly TcpState[] = [
@@ -123,11 +143,33 @@ function readConnectionInfo(c: Libc, fd: number): number {
   );
 }
 
+// macOS has no socket cookie: the address pair identifies a TCP connection instead. A
+// closed fd fails getsockname with EBADF; a reused one has another pair.
+const ops: SocketOps = socketOps(
+  { ...DARWIN, ENOTCONN: 57, familyOffset: 1, fdDir: "/dev/fd", errno: DARWIN_ERRNO },
+  lib,
+  (fd) => {
+    const local = ops.address(fd, "local");
+    if (!local) {
+      // Report the errno getsockname gives (EBADF for a closed fd).
+      check(
+        lib().getsockname(fd, new Uint8Array(128)),
+        DARWIN_ERRNO,
+        "read the socket's address",
+        "getsockname",
+      );
+      throw ops.closed(`fd ${fd} has no IP address`);
+    }
+    const peer = ops.address(fd, "peer");
+    return `${local.port} ${peer ? `${peer.address.join(".")} ${peer.port}` : "-"}`;
+  },
+);
+
 /** The macOS platform. */
 export const darwin: Platform = {
   os: "darwin",
   inspect(fd): SendBuffer {
-    const c = libc(SPEC);
+    const c = lib();
     let state: number | undefined;
     let unsent: number | undefined;
     let unackedBytes: number | undefined;
@@ -167,21 +209,22 @@ export const darwin: Platform = {
     };
   },
   tcpInfo(fd) {
-    const c = libc(SPEC);
+    const c = lib();
     const n = readConnectionInfo(c, fd);
     const m = c.getsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_INFO, info);
     return decodeDarwinTcpInfo(conn, n, m >= 0 ? info : undefined, m >= 0 ? m : undefined);
   },
   getNotSentLowat(fd) {
-    return getInt(libc(SPEC), fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT");
+    return getInt(lib(), fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT");
   },
   setNotSentLowat(fd, bytes) {
     intView.setUint32(0, bytes, true);
     check(
-      libc(SPEC).setsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_NOTSENT_LOWAT, int),
+      lib().setsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_NOTSENT_LOWAT, int),
       DARWIN_ERRNO,
       "set TCP_NOTSENT_LOWAT",
       "setsockopt",
     );
   },
+  sockets: ops,
 };

@@ -13,4 +13,31 @@ export interface Platform {
   tcpInfo(fd: number): TcpInfo;
   getNotSentLowat(fd: number): number;
   setNotSentLowat(fd: number, bytes: number): void;
+  /** Finding a runtime socket's fd. */
+  readonly sockets: SocketOps;
+}
+
+/** One end of a TCP connection: its address as 16 bytes (IPv4 mapped to `::ffff:a.b.c.d`) and port. */
+export interface Endpoint {
+  readonly address: Uint8Array;
+  readonly port: number;
+}
+
+/** What finding a runtime socket's fd needs from the OS. */
+export interface SocketOps {
+  /** The process's open fds, highest (newest) first. */
+  openFds(): number[];
+  /** The socket's local or peer address; `undefined` for no socket, no peer, or not IP. */
+  address(fd: number, end: "local" | "peer"): Endpoint | undefined;
+  /** True for a `SOCK_STREAM` socket. */
+  isStream(fd: number): boolean;
+  /**
+   * What tells this socket from a later one on the same fd number: Linux's never-reused
+   * `SO_COOKIE`, macOS's address pair. Throws `SockbufError` (`EBADF`) for a closed fd.
+   */
+  identity(fd: number): number | string;
+  /** The `SockbufError` for a socket that has closed. */
+  closed(detail: string): Error;
+  /** The `SockbufError` for a socket that no open fd matches. */
+  notFound(searched: string): Error;
 }

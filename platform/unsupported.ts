@@ -10,5 +10,12 @@ export function unsupported(os: string): Platform {
   const fail = (): never => {
     throw new Error(`sockbuf does not support ${os}: it runs on linux and darwin (macOS)`);
   };
-  return { os, inspect: fail, tcpInfo: fail, getNotSentLowat: fail, setNotSentLowat: fail };
+  return {
+    os,
+    inspect: fail,
+    tcpInfo: fail,
+    getNotSentLowat: fail,
+    setNotSentLowat: fail,
+    sockets: { openFds: fail, address: fail, isStream: fail, identity: fail, closed: fail, notFound: fail },
+  };
 }

@@ -9,6 +9,7 @@ import * as net from "node:net";
 import process from "node:process";
 import type { TestContext } from "node:test";
 import { libc } from "../ffi/mod.ts";
+import { LINUX_LIBC } from "../platform/linux.ts";
 
 export const CI = process.env.CI === "true";
 export const runtime = "Bun" in globalThis ? "bun" : "deno";
@@ -36,7 +37,7 @@ export function run(cmd: string, args: string[]): string {
 }
 
 /** libc for tests, as the Linux platform loads it. */
-export const testLibc = () => libc({ path: "libc.so.6", errnoSymbol: "__errno_location", ioctl: true });
+export const testLibc = () => libc(LINUX_LIBC);
 
 /** Port of an IPv4/IPv6 sockaddr. */
 function portOf(buf: Uint8Array): number {
