@@ -47,7 +47,7 @@ export function parseIp(text: string): Uint8Array | undefined {
     out[10] = out[11] = 0xff;
     return putV4(s, out, 12) ? out : undefined;
   }
-  const v4 = /^(.*:)([\d.]+)$/.exec(s); // a trailing dotted quad is two groups
+  const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s); // a trailing dotted quad is two groups
   if (v4) {
     const b = new Uint8Array(4);
     if (!putV4(v4[2], b, 0)) return undefined;
@@ -122,6 +122,12 @@ function describe(h: SocketHint): string {
   return `local port ${h.localPort ?? "?"} and peer ${h.remoteAddress ?? "?"} port ${h.remotePort ?? "?"}`;
 }
 
+/** True when `fd`'s peer has this address (16 bytes) and port. */
+function peerIs(fd: number, address: Uint8Array, port: number): boolean {
+  const p = platform().sockets.address(fd, "peer");
+  return !!p && p.port === port && p.address.every((b, i) => b === address[i]);
+}
+
 /** Finds the fd of the TCP socket with this local port and peer, newest fd first. */
 function scan(h: SocketHint): number {
   const ops = platform().sockets;
@@ -138,10 +144,9 @@ function scan(h: SocketHint): number {
   }
   const fds = ops.openFds();
   for (const fd of fds) {
-    const p = ops.address(fd, "peer");
-    if (!p || p.port !== remotePort || !p.address.every((b, i) => b === peer[i])) continue;
-    if (ops.address(fd, "local")?.port !== localPort || !ops.isStream(fd)) continue;
-    return fd;
+    if (peerIs(fd, peer, remotePort) && ops.address(fd, "local")?.port === localPort && ops.isStream(fd)) {
+      return fd;
+    }
   }
   throw ops.notFound(`no open TCP socket has ${describe(h)} (searched ${fds.length} fds)`);
 }
@@ -156,9 +161,12 @@ function resolveObject(socket: object, key: object): ResolvedSocket {
     );
   }
   const ops = platform().sockets;
+  // Trust the runtime's fd only while its peer is the one the object reports; otherwise
+  // (closed, or a number since reused) look by address, which fails for a closed socket.
   let fd = h.fd;
-  if (fd !== undefined && h.remotePort !== undefined && ops.address(fd, "peer")?.port !== h.remotePort) {
-    fd = undefined; // the runtime's fd no longer holds this connection: look by address
+  const peer = h.remoteAddress === undefined ? undefined : parseIp(h.remoteAddress);
+  if (fd !== undefined && !(peer && h.remotePort !== undefined && peerIs(fd, peer, h.remotePort))) {
+    fd = undefined;
   }
   fd ??= scan(h);
   const resolved = new ResolvedSocket(fd, h.kind, ops.identity(fd));

@@ -79,7 +79,8 @@ export function hintOf(x: object): SocketHint | undefined {
   if (fd !== undefined && fd >= 0) {
     return { fd, ...pair, key: o, kind: handleFd === undefined ? "socket" : "node:net socket" };
   }
-  if (pair.localPort !== undefined || pair.remoteAddress !== undefined || pair.remotePort !== undefined) {
+  // `in`, not a value test: a closed node:net socket still has the getters, all undefined.
+  if ("localPort" in o || "remoteAddress" in o || "remotePort" in o) {
     return { ...pair, key: o, kind: "_handle" in o ? "node:net socket" : "address pair" };
   }
   return undefined;
