@@ -112,7 +112,9 @@ export type TcpInfo = LinuxTcpInfo | DarwinTcpInfo;
 
 /** A `Deno.Conn` or `Deno.TlsConn`, from `Deno.connect`, `Deno.connectTls` or `accept()`. */
 export interface ConnLike {
+  /** The local address; its `port` is matched. */
   readonly localAddr: unknown;
+  /** The peer's address; `hostname` and `port` are matched. */
   readonly remoteAddr: unknown;
 }
 
@@ -122,23 +124,30 @@ export interface ConnLike {
  * IP address and port.
  */
 export interface AddressPair {
+  /** The local port (the local address is not matched, so `0.0.0.0` and `::` listeners work). */
   readonly localPort?: number;
+  /** The peer's IPv4 or IPv6 literal; `::ffff:a.b.c.d` and `a.b.c.d` match each other. */
   readonly remoteAddress?: string;
+  /** The peer's port. */
   readonly remotePort?: number;
 }
 
 /** A request inside `Deno.serve`: the server and the handler's `info`. */
 export interface DenoServeRequest {
+  /** The `Deno.HttpServer` that `Deno.serve` returned. */
   readonly server: { readonly addr: unknown };
+  /** The handler's second argument, `Deno.ServeHandlerInfo`. */
   readonly info: { readonly remoteAddr: unknown };
 }
 
 /** A request inside `Bun.serve`: the server and the request. */
 export interface BunServeRequest {
+  /** The `Server` that `Bun.serve` returned, or the handler's second argument. */
   readonly server: {
     readonly port?: number;
     requestIP(request: Request): { address: string; port: number } | null;
   };
+  /** The request the handler received. */
   readonly request: Request;
 }
 

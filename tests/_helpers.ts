@@ -10,6 +10,8 @@ import process from "node:process";
 import type { TestContext } from "node:test";
 import { libc } from "../ffi/mod.ts";
 import { LINUX_LIBC } from "../platform/linux.ts";
+import { platform } from "../platform/mod.ts";
+import { resolveSocket } from "../resolve.ts";
 
 export const CI = process.env.CI === "true";
 export const runtime = "Bun" in globalThis ? "bun" : "deno";
@@ -36,50 +38,27 @@ export function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: "utf8" });
 }
 
-/** libc for tests, as the Linux platform loads it. */
-export const testLibc = () => libc(LINUX_LIBC);
-
-/** Port of an IPv4/IPv6 sockaddr. */
-function portOf(buf: Uint8Array): number {
-  return (buf[2] << 8) | buf[3];
-}
-
 /**
- * The fd whose local port is `local` and, if given, whose peer port is `remote`: a scan of
- * fds 0..4095 with getsockname/getpeername. (The library's own resolver comes with issue 3;
- * tests keep this small independent scan.)
+ * The fd of the socket (TCP or UDP, listening or not) bound to local port `port`, found with
+ * the platform's own fd listing. Connected TCP sockets come from `resolveSocket()` instead.
  */
-export function fdByPorts(local: number, remote?: number): number {
-  const c = testLibc();
-  const peer = new Uint8Array(128);
-  return fdWhere(
-    `local port ${local}${remote === undefined ? "" : ` and peer port ${remote}`}`,
-    (fd, addr) =>
-      addr[0] !== AF_UNIX && portOf(addr) === local &&
-      (remote === undefined || (c.getpeername(fd, peer) >= 0 && portOf(peer) === remote)),
-  );
+export function fdByLocalPort(port: number): number {
+  const ops = platform().sockets;
+  const fd = ops.openFds().find((fd) => ops.address(fd, "local")?.port === port && !ops.address(fd, "peer"));
+  if (fd === undefined) throw new Error(`No unconnected socket on local port ${port}`);
+  return fd;
 }
 
-const AF_UNIX = 1;
-
-/** The fd of the Unix socket bound to `path`. */
+/** The fd of the Unix socket bound to `path` (Linux: a 2-byte family, then the path). */
 export function fdByUnixPath(path: string): number {
+  const c = libc(LINUX_LIBC);
   const want = new TextEncoder().encode(path);
-  return fdWhere(
-    `Unix socket at ${path}`,
-    (_fd, addr, len) =>
-      addr[0] === AF_UNIX && len >= 2 + want.length && want.every((b, i) => addr[2 + i] === b),
-  );
-}
-
-function fdWhere(what: string, match: (fd: number, addr: Uint8Array, len: number) => boolean): number {
-  const c = testLibc();
   const addr = new Uint8Array(128);
-  for (let fd = 0; fd < 4096; fd++) {
+  for (const fd of platform().sockets.openFds()) {
     const len = c.getsockname(fd, addr);
-    if (len >= 0 && match(fd, addr, len)) return fd;
+    if (len >= 2 + want.length && addr[0] === 1 && want.every((b, i) => addr[2 + i] === b)) return fd;
   }
-  throw new Error(`No fd with ${what}`);
+  throw new Error(`No Unix socket at ${path}`);
 }
 
 /** A loopback TCP connection whose server side never reads. */
@@ -109,7 +88,7 @@ export async function stalledPair(host = "127.0.0.1"): Promise<StalledPair> {
   return {
     client,
     server,
-    clientFd: fdByPorts(clientPort, serverPort),
+    clientFd: (await resolveSocket(client)).fd,
     clientPort,
     serverPort,
     async close() {

@@ -10,7 +10,7 @@ import { inspect, inspectSync, resolveSocket, SockbufError, type SocketLike, tcp
 import { parseIp } from "../resolve.ts";
 import { runtime, sleep } from "./_helpers.ts";
 
-const linux = process.platform === "linux";
+const unix = process.platform === "linux" || process.platform === "darwin";
 // deno-lint-ignore no-explicit-any -- Bun's global is untyped under deno check
 const Bun = (globalThis as any).Bun;
 
@@ -58,7 +58,7 @@ async function rejectsClosed(p: Promise<unknown>): Promise<SockbufError> {
   return caught as SockbufError;
 }
 
-describe("closed sockets", { skip: !linux && "Linux: run on this machine; macOS in GitHub Actions" }, () => {
+describe("closed sockets", { skip: !unix && "Linux and macOS only" }, () => {
   for (const kind of kinds) {
     it(
       `${kind.name} that closed throws, even after a new socket takes its fd number`,
