@@ -71,10 +71,38 @@ const STATES: readonly TcpState[] = [
  */
 export const LINUX_TCP_INFO_BITS_SINCE: readonly [number, number] = [7, 0];
 
+/** `[major, minor]` of a `uname -r` release string. */
+function version(release: string): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+/** The release that grew `tcp_info` to each size (include/uapi/linux/tcp.h history). */
+const SIZES: readonly [major: number, minor: number, size: number][] = [
+  [6, 18, 280],
+  [6, 7, 248],
+  [6, 2, 240],
+  [5, 4, 232],
+  [4, 19, 224],
+  [4, 18, 200],
+  [4, 10, 192],
+  [4, 9, 168],
+  [4, 6, 160],
+  [4, 2, 144],
+  [4, 1, 136],
+  [3, 15, 120],
+];
+
+/** The size of `tcp_info` a mainline kernel of this release returns. */
+export function linuxTcpInfoSize(release: string): number {
+  const [maj, min] = version(release);
+  const hit = SIZES.find(([a, b]) => maj > a || (maj === a && min >= b));
+  return hit ? hit[2] : 104;
+}
+
 /** Picks the layout of the last word of `tcp_info` from a `uname -r` release string. */
 export function linuxTcpInfoLayout(release: string): Layout<keyof LinuxTcpInfoFields> {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  const [maj, min] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  const [maj, min] = version(release);
   const [sinceMaj, sinceMin] = LINUX_TCP_INFO_BITS_SINCE;
   return maj > sinceMaj || (maj === sinceMaj && min >= sinceMin) ? LINUX_TCP_INFO_BITS : LINUX_TCP_INFO_6_18;
 }
