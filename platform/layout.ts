@@ -41,7 +41,38 @@ export interface Layout<K extends string = string> {
 /** Bytes taken by each C type. */
 export const SIZE_OF: Readonly<Record<CType, number>> = { u8: 1, u16: 2, u32: 4, i32: 4, u64: 8 };
 
-const U64_MAX = 0xffff_ffff_ffff_ffffn;
+/** A layout flattened into arrays, with a fast-properties template of its keys. */
+interface Plan {
+  template: Record<string, undefined>;
+  keys: string[];
+  offsets: number[];
+  ends: number[];
+  types: CType[];
+  shifts: number[]; // -1: not a bit field
+  moduli: number[];
+}
+const plans = new WeakMap<Layout, Plan>();
+
+function planOf(layout: Layout): Plan {
+  let p = plans.get(layout);
+  if (p) return p;
+  const keys = [...(layout.absent ?? []), ...layout.fields.map((f) => f.key)];
+  // JSON.parse builds an object with fast (shaped) properties; adding ~75 computed keys to {}
+  // puts V8 in dictionary mode, which makes the decode and every later read or copy slow.
+  const template = JSON.parse(JSON.stringify(Object.fromEntries(keys.map((k) => [k, 0]))));
+  for (const k of keys) template[k] = undefined;
+  p = {
+    template,
+    keys: layout.fields.map((f) => f.key),
+    offsets: layout.fields.map((f) => f.offset),
+    ends: layout.fields.map((f) => f.offset + SIZE_OF[f.type]),
+    types: layout.fields.map((f) => f.type),
+    shifts: layout.fields.map((f) => (f.bits ? f.bits.shift : -1)),
+    moduli: layout.fields.map((f) => (f.bits ? 2 ** f.bits.width : 0)),
+  };
+  plans.set(layout, p);
+  return p;
+}
 
 function read(view: DataView, offset: number, type: CType): number {
   switch (type) {
@@ -54,13 +85,17 @@ function read(view: DataView, offset: number, type: CType): number {
     case "i32":
       return view.getInt32(offset, true);
     case "u64": {
-      // All ones means "unlimited" (pacing rates); other values past 2^53 would need
-      // petabytes of traffic, so a number is exact for every value the kernel can report.
-      const v = view.getBigUint64(offset, true);
-      return v === U64_MAX ? Infinity : Number(v);
+      // Two u32 halves, no BigInt: hi * 2^32 is exact and the one addition rounds like
+      // Number(bigint). All ones means "unlimited" (pacing rates).
+      const lo = view.getUint32(offset, true);
+      const hi = view.getUint32(offset + 4, true);
+      return lo === 0xffff_ffff && hi === 0xffff_ffff ? Infinity : hi * 0x1_0000_0000 + lo;
     }
   }
 }
+
+let lastBytes: Uint8Array | undefined;
+let lastView: DataView | undefined;
 
 /**
  * Decodes the first `length` bytes of `bytes` by `layout`.
@@ -73,18 +108,20 @@ export function decode<K extends string>(
   length: number,
 ): Record<K, number | undefined> {
   const n = Math.min(length, bytes.byteLength);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = {} as Record<K, number | undefined>;
-  for (const key of layout.absent ?? []) out[key] = undefined;
-  for (const f of layout.fields) {
-    if (f.offset + SIZE_OF[f.type] > n) {
-      out[f.key] = undefined;
-      continue;
-    }
-    const word = read(view, f.offset, f.type);
-    out[f.key] = f.bits ? Math.floor(word / 2 ** f.bits.shift) % 2 ** f.bits.width : word;
+  const view = bytes === lastBytes
+    ? lastView!
+    : (lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  lastBytes = bytes;
+  const p = planOf(layout);
+  const out: Record<string, number | undefined> = { ...p.template };
+  const { keys, offsets, ends, types, shifts, moduli } = p;
+  for (let i = 0; i < keys.length; i++) {
+    if (ends[i] > n) continue;
+    const word = read(view, offsets[i], types[i]);
+    const s = shifts[i];
+    out[keys[i]] = s < 0 ? word : Math.floor(word / 2 ** s) % moduli[i];
   }
-  return out;
+  return out as Record<K, number | undefined>;
 }
 
 /** `snd_wscale` → `sndWscale`. */

@@ -113,19 +113,18 @@ export function decodeLinuxTcpInfo(
   length: number,
   layout: Layout<keyof LinuxTcpInfoFields> = LINUX_TCP_INFO_6_18,
 ): LinuxTcpInfo {
-  const fields = decode(layout, bytes, length);
-  return {
-    os: "linux",
-    state: fields.stateNumber === undefined ? "UNKNOWN" : stateName(STATES, fields.stateNumber),
-    length,
-    ...fields,
-  };
+  const out = decode(layout, bytes, length) as LinuxTcpInfo;
+  out.os = "linux";
+  out.state = out.stateNumber === undefined ? "UNKNOWN" : stateName(STATES, out.stateNumber);
+  out.length = length;
+  return out;
 }
 
 // Scratch buffers: calls are synchronous and JavaScript is single-threaded, so one set is
 // enough and the hot path allocates nothing but its result.
 const info = new Uint8Array(512); // more than any known tcp_info, so a longer one shows in `length`
 const head = new Uint8Array(32); // tcp_info through tcpi_sacked
+const headView = new DataView(head.buffer);
 const int = new Uint8Array(4);
 const intView = new DataView(int.buffer);
 const meminfo = new Uint8Array(36); // u32 sk_meminfo[SK_MEMINFO_VARS = 9]
@@ -161,7 +160,7 @@ export const linux: Platform = {
       "read TCP_INFO",
       "getsockopt",
     );
-    const unackedSegments = n >= 28 ? new DataView(head.buffer).getUint32(24, true) : undefined;
+    const unackedSegments = n >= 28 ? headView.getUint32(24, true) : undefined;
     const size = getInt(c, fd, LINUX.SOL_SOCKET, LINUX.SO_SNDBUF, "SO_SNDBUF");
     const ioctl = c.ioctlInt!;
     // EINVAL on a LISTEN socket, whose tcpi_unacked is the accept queue, not data.
