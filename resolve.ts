@@ -122,12 +122,6 @@ function describe(h: SocketHint): string {
   return `local port ${h.localPort ?? "?"} and peer ${h.remoteAddress ?? "?"} port ${h.remotePort ?? "?"}`;
 }
 
-/** True when `fd`'s peer has this address (16 bytes) and port. */
-function peerIs(fd: number, address: Uint8Array, port: number): boolean {
-  const p = platform().sockets.address(fd, "peer");
-  return !!p && p.port === port && p.address.every((b, i) => b === address[i]);
-}
-
 /** Finds the fd of the TCP socket with this local port and peer, newest fd first. */
 function scan(h: SocketHint): number {
   const ops = platform().sockets;
@@ -144,7 +138,9 @@ function scan(h: SocketHint): number {
   }
   const fds = ops.openFds();
   for (const fd of fds) {
-    if (peerIs(fd, peer, remotePort) && ops.address(fd, "local")?.port === localPort && ops.isStream(fd)) {
+    if (
+      ops.matches(fd, "peer", remotePort, peer) && ops.matches(fd, "local", localPort) && ops.isStream(fd)
+    ) {
       return fd;
     }
   }
@@ -165,7 +161,9 @@ function resolveObject(socket: object, key: object): ResolvedSocket {
   // (closed, or a number since reused) look by address, which fails for a closed socket.
   let fd = h.fd;
   const peer = h.remoteAddress === undefined ? undefined : parseIp(h.remoteAddress);
-  if (fd !== undefined && !(peer && h.remotePort !== undefined && peerIs(fd, peer, h.remotePort))) {
+  if (
+    fd !== undefined && !(peer && h.remotePort !== undefined && ops.matches(fd, "peer", h.remotePort, peer))
+  ) {
     fd = undefined;
   }
   fd ??= scan(h);

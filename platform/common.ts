@@ -81,6 +81,15 @@ export function socketOps(
       const n = end === "peer" ? c.getpeername(fd, addr) : c.getsockname(fd, addr);
       return n < 0 ? undefined : parseSockaddr(k, addr, n);
     },
+    matches(fd, end, port, address) {
+      const c = lib();
+      const n = end === "peer" ? c.getpeername(fd, addr) : c.getsockname(fd, addr);
+      // The port first and in place: a scan rejects almost every fd here, allocating nothing.
+      if (n < 4 || ((addr[2] << 8) | addr[3]) !== port) return false;
+      if (!address) return parseSockaddr(k, addr, n) !== undefined;
+      const e = parseSockaddr(k, addr, n);
+      return !!e && e.address.every((b, i) => b === address[i]);
+    },
     isStream(fd) {
       return lib().getsockopt(fd, k.SOL_SOCKET, k.SO_TYPE, int) >= 0 &&
         new DataView(int.buffer).getInt32(0, true) === k.SOCK_STREAM;

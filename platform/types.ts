@@ -29,6 +29,11 @@ export interface SocketOps {
   openFds(): number[];
   /** The socket's local or peer address; `undefined` for no socket, no peer, or not IP. */
   address(fd: number, end: "local" | "peer"): Endpoint | undefined;
+  /**
+   * True when the socket's local or peer end has this port and, if given, this address
+   * (16 bytes, as {@linkcode Endpoint}); cheaper than {@linkcode SocketOps.address} for scans.
+   */
+  matches(fd: number, end: "local" | "peer", port: number, address?: Uint8Array): boolean;
   /** True for a `SOCK_STREAM` socket. */
   isStream(fd: number): boolean;
   /**

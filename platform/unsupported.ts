@@ -16,6 +16,14 @@ export function unsupported(os: string): Platform {
     tcpInfo: fail,
     getNotSentLowat: fail,
     setNotSentLowat: fail,
-    sockets: { openFds: fail, address: fail, isStream: fail, identity: fail, closed: fail, notFound: fail },
+    sockets: {
+      openFds: fail,
+      address: fail,
+      matches: fail,
+      isStream: fail,
+      identity: fail,
+      closed: fail,
+      notFound: fail,
+    },
   };
 }
