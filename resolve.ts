@@ -73,6 +73,16 @@ export function parseIp(text: string): Uint8Array | undefined {
  * A socket whose fd has been found, with what tells it from a later socket on the same fd
  * number. Pass it to any call in place of the object it came from; keep it where the
  * runtime object cannot be reached later (a Bun `ServerWebSocket`'s `ws.data`).
+ *
+ * @example
+ * ```ts
+ * import { inspect, resolveSocket } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const sock = await resolveSocket(conn);
+ * console.log(`fd ${sock.fd}`, await inspect(sock));
+ * ```
  */
 export class ResolvedSocket {
   /** The socket's fd in this process. */

@@ -19,6 +19,16 @@ export type { DarwinConnectionInfoFields, DarwinPrivateTcpInfoFields } from "./p
  *
  * A value the OS cannot give is `undefined`, never 0. The fields come from separate calls
  * and are not one atomic reading; on a busy socket they can be a few packets apart.
+ *
+ * @example
+ * ```ts
+ * import { inspect, type SendBuffer } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const buf: SendBuffer = await inspect(conn);
+ * console.log(buf.size === (buf.unackedBytes ?? 0) + (buf.unsent ?? 0) + buf.free || "size counts memory");
+ * ```
  */
 export interface SendBuffer {
   /**
@@ -107,7 +117,24 @@ export interface DarwinTcpInfo extends DarwinConnectionInfoFields {
   private: (DarwinPrivateTcpInfoFields & { length: number }) | undefined;
 }
 
-/** Every field of the socket's `tcp_info`, per OS; check `os` to narrow. */
+/**
+ * Every field of the socket's `tcp_info`, per OS; check `os` to narrow.
+ *
+ * @example
+ * ```ts
+ * import { tcpInfo } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const info = await tcpInfo(conn);
+ * if (info.os === "linux") {
+ *   // Segments, not bytes; undefined where the kernel did not return the field
+ *   console.log(info.state, info.unacked, info.notsentBytes, info.length);
+ * } else {
+ *   console.log(info.state, info.sndSbbytes, info.private?.txunacked);
+ * }
+ * ```
+ */
 export type TcpInfo = LinuxTcpInfo | DarwinTcpInfo;
 
 /** A `Deno.Conn` or `Deno.TlsConn`, from `Deno.connect`, `Deno.connectTls` or `accept()`. */
@@ -153,7 +180,81 @@ export interface BunServeRequest {
 
 /**
  * Anything the calls accept as a socket: a raw fd, a runtime's socket object, a serve
- * request, an address pair, or a socket already resolved.
+ * request, an address pair, or a socket already resolved. Each object is resolved to its
+ * fd once and re-checked before every later call.
+ *
+ * @example A Deno conn (`Deno.connect`, `Deno.connectTls`, `Deno.listen().accept()`)
+ * ```ts
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * console.log(await inspect(conn));
+ * ```
+ *
+ * @example Inside `Deno.serve`: the server and the handler's `info`
+ * ```ts
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (_req, info) => {
+ *   const { queued } = await inspect({ server, info });
+ *   return new Response(`${queued} bytes queued`);
+ * });
+ * console.log(await (await fetch(`http://127.0.0.1:${server.addr.port}/`)).text());
+ * await server.shutdown();
+ * ```
+ *
+ * @example A `node:net` socket, on Deno or Bun
+ * ```ts
+ * import * as net from "node:net";
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * const server = net.createServer((s) => s.end()).listen(0, "127.0.0.1");
+ * await new Promise((r) => server.once("listening", r));
+ * const socket = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+ * await new Promise((r) => socket.once("connect", r));
+ * console.log(await inspect(socket));
+ * socket.destroy();
+ * server.close();
+ * ```
+ *
+ * @example A `Bun.connect` or `Bun.listen` socket (Bun)
+ * ```ts ignore
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * const socket = await Bun.connect({ hostname: "127.0.0.1", port: 8080, socket: { data() {} } });
+ * console.log(await inspect(socket));
+ * ```
+ *
+ * @example Inside `Bun.serve`: the server and the request (Bun)
+ * ```ts ignore
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * Bun.serve({
+ *   port: 8080,
+ *   async fetch(request, server) {
+ *     const { queued } = await inspect({ server, request });
+ *     return new Response(`${queued} bytes queued`);
+ *   },
+ * });
+ * ```
+ *
+ * @example Any other connection: its local port and its peer
+ * ```ts
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const pair = { localPort: conn.localAddr.port, remoteAddress: "127.0.0.1", remotePort: listener.addr.port };
+ * console.log(await inspect(pair));
+ * ```
+ *
+ * @example A raw fd, where you have one
+ * ```ts ignore
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * console.log(await inspect(7)); // the fd of a TCP socket in this process
+ * ```
  */
 export type SocketLike =
   | number
