@@ -26,6 +26,15 @@
  */
 export { closeLibrary, getNotSentLowat, inspect, inspectSync, setNotSentLowat, tcpInfo } from "./api.ts";
 export { SockbufError } from "./errors.ts";
+export {
+  drained,
+  type DrainedOptions,
+  type LowLatencyOptions,
+  LowLatencyWriter,
+  lowLatencyWriter,
+  watch,
+  type WatchOptions,
+} from "./live.ts";
 export { ResolvedSocket, resolveSocket } from "./resolve.ts";
 export type {
   AddressPair,

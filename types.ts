@@ -61,6 +61,11 @@ export interface SendBuffer {
    */
   free: number;
   /**
+   * The connection's state when it was read. `CLOSED` means it was reset or timed out:
+   * nothing more will be acknowledged, whatever `queued` says.
+   */
+  state: TcpState;
+  /**
    * Linux `SO_MEMINFO`: the buffer's memory accounting, in bytes. `sndbuf − wmemQueued` is
    * the memory still free. `undefined` on macOS and on kernels without `SO_MEMINFO`.
    */

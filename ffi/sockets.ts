@@ -93,3 +93,60 @@ export function keyOf(x: object): object {
   if (isObject(o.server) && isObject(o.request)) return o.request;
   return o;
 }
+
+/** How to hand bytes to a runtime socket, and how many bytes the runtime holds above the kernel. */
+export interface RuntimeWriter {
+  /**
+   * Writes the whole chunk. Resolves once the runtime has taken all of it (Deno: written
+   * to the kernel; node:net: flushed from its userland buffer; Bun: accepted by the
+   * kernel, after waiting out partial writes).
+   */
+  write(chunk: Uint8Array, wait: () => Promise<void>): Promise<void>;
+  /** Bytes the runtime has accepted and not yet given to the kernel. */
+  pending(): number;
+}
+
+/** The writer for a Deno conn, a node:net socket or a Bun socket; `undefined` for others. */
+export function writerOf(x: object): RuntimeWriter | undefined {
+  const o = x as Loose;
+  if (typeof o.write !== "function") return undefined;
+  const write = o.write as (...args: unknown[]) => unknown;
+  // node:net (Deno or Bun): write(chunk, callback) buffers in userland; the callback runs
+  // once the chunk has left that buffer.
+  if (typeof o.writableLength === "number" && typeof o.once === "function") {
+    return {
+      write: (chunk) =>
+        new Promise<void>((resolve, reject) => {
+          write.call(o, chunk, (err?: Error | null) => (err ? reject(err) : resolve()));
+        }),
+      pending: () => o.writableLength as number,
+    };
+  }
+  // Deno conns: write() resolves with how many bytes the kernel took.
+  if (isObject(o.localAddr) && isObject(o.remoteAddr)) {
+    return {
+      async write(chunk) {
+        for (let off = 0; off < chunk.length;) {
+          off += await (write.call(o, chunk.subarray(off)) as Promise<number>);
+        }
+      },
+      pending: () => 0,
+    };
+  }
+  // Bun sockets: write() returns how many bytes the kernel took and keeps none of the rest
+  // (-1 once closed); the caller's `wait` decides when to try again.
+  if (typeof o.fd === "number") {
+    return {
+      async write(chunk, wait) {
+        for (let off = 0; off < chunk.length;) {
+          const n = write.call(o, chunk.subarray(off)) as number;
+          if (n < 0) throw new Error("Cannot write: the socket has closed");
+          off += n;
+          if (off < chunk.length) await wait();
+        }
+      },
+      pending: () => 0,
+    };
+  }
+  return undefined;
+}

@@ -27,6 +27,11 @@ export function check(
   throw new SockbufError(op, syscall, -result, errnoName(table, -result));
 }
 
+/** A `SockbufError` for `code`, numbered by a per-OS table. */
+export function errorFor(table: readonly string[], op: string, syscall: string, code: string): SockbufError {
+  return new SockbufError(op, syscall, table.indexOf(code), code);
+}
+
 /** Maps a state number through a per-OS table. */
 export function stateName(table: readonly TcpState[], n: number): TcpState {
   return table[n] ?? "UNKNOWN";

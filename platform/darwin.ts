@@ -18,7 +18,7 @@ import { SockbufError } from "../errors.ts";
 import { hostArch, libc } from "../ffi/mod.ts";
 import type { Libc, LibcSpec } from "../ffi/mod.ts";
 import type { DarwinTcpInfo, SendBuffer, TcpState } from "../types.ts";
-import { check, socketOps, stateName } from "./common.ts";
+import { check, errorFor, socketOps, stateName } from "./common.ts";
 import {
   DARWIN_PRIVATE_TCP_INFO,
   DARWIN_TCP_CONNECTION_INFO,
@@ -205,6 +205,7 @@ export const darwin: Platform = {
       unackedBytes,
       unackedSegments: undefined,
       free: Math.max(0, size - queued),
+      state: darwinStateName(state),
       memory: undefined,
     };
   },
@@ -226,5 +227,6 @@ export const darwin: Platform = {
       "setsockopt",
     );
   },
+  error: (op, syscall, code) => errorFor(DARWIN_ERRNO, op, syscall, code),
   sockets: ops,
 };

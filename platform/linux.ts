@@ -11,7 +11,7 @@
 import { libc } from "../ffi/mod.ts";
 import type { Libc, LibcSpec } from "../ffi/mod.ts";
 import type { LinuxTcpInfo, SendBuffer, TcpState } from "../types.ts";
-import { check, socketOps, stateName } from "./common.ts";
+import { check, errorFor, socketOps, stateName } from "./common.ts";
 import { decode, type Layout } from "./layout.ts";
 import { LINUX_ERRNO } from "./linux_errno.ts";
 import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS, type LinuxTcpInfoFields } from "./linux_tcp_info.ts";
@@ -174,6 +174,7 @@ export const linux: Platform = {
       unackedBytes: Math.max(0, queued - unsent),
       unackedSegments,
       free: Math.max(0, size - queued),
+      state: n >= 1 ? stateName(STATES, head[0]) : "UNKNOWN",
       // SK_MEMINFO_SNDBUF = 3, SK_MEMINFO_WMEM_QUEUED = 5 (include/uapi/linux/sock_diag.h)
       memory: m >= 24
         ? { sndbuf: memView.getUint32(12, true), wmemQueued: memView.getUint32(20, true) }
@@ -202,6 +203,7 @@ export const linux: Platform = {
       "setsockopt",
     );
   },
+  error: (op, syscall, code) => errorFor(LINUX_ERRNO, op, syscall, code),
   sockets: socketOps(
     { ...LINUX, ENOTCONN: 107, familyOffset: 0, fdDir: "/proc/self/fd", errno: LINUX_ERRNO },
     () => libc(SPEC),

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { SockbufError } from "../errors.ts";
 import type { SendBuffer, TcpInfo } from "../types.ts";
 
 /** One OS's implementation of the calls. `fd` is already validated. */
@@ -13,6 +14,8 @@ export interface Platform {
   tcpInfo(fd: number): TcpInfo;
   getNotSentLowat(fd: number): number;
   setNotSentLowat(fd: number, bytes: number): void;
+  /** The `SockbufError` for a condition sockbuf detects itself, with this OS's number for `code`. */
+  error(op: string, syscall: string, code: string): SockbufError;
   /** Finding a runtime socket's fd. */
   readonly sockets: SocketOps;
 }

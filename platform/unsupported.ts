@@ -16,6 +16,7 @@ export function unsupported(os: string): Platform {
     tcpInfo: fail,
     getNotSentLowat: fail,
     setNotSentLowat: fail,
+    error: fail,
     sockets: {
       openFds: fail,
       address: fail,

@@ -69,6 +69,10 @@ export interface StalledPair {
   clientFd: number;
   clientPort: number;
   serverPort: number;
+  /** Lets the server side read (and discard) from now on. */
+  resumeReader(): void;
+  /** Closes the server side at once; unread data makes the kernel send RST. */
+  resetReader(): void;
   close(): Promise<void>;
 }
 
@@ -91,6 +95,12 @@ export async function stalledPair(host = "127.0.0.1"): Promise<StalledPair> {
     clientFd: (await resolveSocket(client)).fd,
     clientPort,
     serverPort,
+    resumeReader() {
+      for (const s of accepted) s.on("data", () => {}).resume();
+    },
+    resetReader() {
+      for (const s of accepted) s.on("error", () => {}).destroy();
+    },
     async close() {
       client.destroy();
       for (const s of accepted) s.destroy();
