@@ -14,6 +14,7 @@ import type { LinuxTcpInfo, SendBuffer, TcpState } from "../types.ts";
 import { check, errorFor, socketOps, stateName } from "./common.ts";
 import { decode, type Layout } from "./layout.ts";
 import { LINUX_ERRNO } from "./linux_errno.ts";
+import { decodeLinux618, decodeLinuxBits } from "./linux_tcp_info_decode.ts";
 import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS, type LinuxTcpInfoFields } from "./linux_tcp_info.ts";
 import type { Platform } from "./types.ts";
 
@@ -107,17 +108,36 @@ export function linuxTcpInfoLayout(release: string): Layout<keyof LinuxTcpInfoFi
   return maj > sinceMaj || (maj === sinceMaj && min >= sinceMin) ? LINUX_TCP_INFO_BITS : LINUX_TCP_INFO_6_18;
 }
 
-/** Decodes a Linux `tcp_info` buffer of which the kernel returned `length` bytes. */
+/**
+ * Decodes a Linux `tcp_info` buffer of which the kernel returned `length` bytes, with the
+ * layout's generated decoder (platform/linux_tcp_info_decode.ts).
+ */
 export function decodeLinuxTcpInfo(
   bytes: Uint8Array,
   length: number,
   layout: Layout<keyof LinuxTcpInfoFields> = LINUX_TCP_INFO_6_18,
 ): LinuxTcpInfo {
-  const out = decode(layout, bytes, length) as LinuxTcpInfo;
-  out.os = "linux";
-  out.state = out.stateNumber === undefined ? "UNKNOWN" : stateName(STATES, out.stateNumber);
-  out.length = length;
-  return out;
+  const view = bytes === lastBytes
+    ? lastView!
+    : (lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  lastBytes = bytes;
+  const n = Math.min(length, bytes.byteLength);
+  const info = (layout === LINUX_TCP_INFO_BITS ? decodeLinuxBits : decodeLinux618)(view, n, STATES);
+  info.length = length;
+  return info;
+}
+let lastBytes: Uint8Array | undefined;
+let lastView: DataView | undefined;
+
+/** The same result by the generic table-driven decoder: the reference the generated one is tested against. */
+export function decodeLinuxTcpInfoByTable(
+  bytes: Uint8Array,
+  length: number,
+  layout: Layout<keyof LinuxTcpInfoFields> = LINUX_TCP_INFO_6_18,
+): LinuxTcpInfo {
+  const fields = decode(layout, bytes, length);
+  const state = fields.stateNumber === undefined ? "UNKNOWN" : stateName(STATES, fields.stateNumber);
+  return { os: "linux", state, length, ...fields };
 }
 
 // Scratch buffers: calls are synchronous and JavaScript is single-threaded, so one set is

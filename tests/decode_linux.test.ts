@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SIZE_OF } from "../platform/layout.ts";
-import { decodeLinuxTcpInfo } from "../platform/linux.ts";
+import { readFileSync } from "node:fs";
+import { decodeLinuxTcpInfo, decodeLinuxTcpInfoByTable } from "../platform/linux.ts";
+import { generate } from "../tools/gen_decoders.ts";
 import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS } from "../platform/linux_tcp_info.ts";
 
 /** A 280-byte tcp_info with known values, written at offsets typed here from the uapi header. */
@@ -133,6 +135,29 @@ describe("decoding Linux tcp_info", () => {
       assert.equal(at(248).receivedCe, undefined);
     });
   }
+
+  for (const layout of [LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS]) {
+    it(`has a generated decoder that agrees with the table at every length (${layout.struct})`, () => {
+      for (let trial = 0; trial < 4; trial++) {
+        const b = new Uint8Array(300);
+        for (let i = 0; i < b.length; i++) b[i] = (i * 131 + trial * 71 + 17) & 0xff;
+        if (trial === 1) b.fill(0xff); // all ones: Infinity for u64s, bit fields at their max
+        if (trial === 2) b.fill(0);
+        for (let len = 0; len <= layout.size; len++) {
+          assert.deepEqual(
+            decodeLinuxTcpInfo(b, len, layout),
+            decodeLinuxTcpInfoByTable(b, len, layout),
+            `length ${len}, trial ${trial}`,
+          );
+        }
+      }
+    });
+  }
+
+  it("ships the generated decoders tools/gen_decoders.ts prints now", () => {
+    const shipped = readFileSync(new URL("../platform/linux_tcp_info_decode.ts", import.meta.url), "utf8");
+    assert.equal(shipped, generate(), "run: deno run --allow-write tools/gen_decoders.ts");
+  });
 
   it("never reads past the buffer when the length claims more than it holds", () => {
     const i = decodeLinuxTcpInfo(new Uint8Array(100), 280);
