@@ -43,6 +43,7 @@ export type {
   DarwinConnectionInfoFields,
   DarwinPrivateTcpInfoFields,
   DarwinTcpInfo,
+  DarwinTfoFields,
   DenoServeRequest,
   LinuxTcpInfo,
   LinuxTcpInfoFields,

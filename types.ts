@@ -7,7 +7,11 @@ import type { LinuxTcpInfoFields } from "./platform/linux_tcp_info.ts";
 import type { DarwinConnectionInfoFields, DarwinPrivateTcpInfoFields } from "./platform/darwin_layouts.ts";
 
 export type { LinuxTcpInfoFields } from "./platform/linux_tcp_info.ts";
-export type { DarwinConnectionInfoFields, DarwinPrivateTcpInfoFields } from "./platform/darwin_layouts.ts";
+export type {
+  DarwinConnectionInfoFields,
+  DarwinPrivateTcpInfoFields,
+  DarwinTfoFields,
+} from "./platform/darwin_layouts.ts";
 
 /**
  * What a TCP socket's send buffer holds, in bytes (all but `unackedSegments`).

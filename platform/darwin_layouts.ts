@@ -17,6 +17,43 @@
 import { decode, type Field, type Layout } from "./layout.ts";
 
 /**
+ * The TCP Fast Open bits macOS reports in both structs: bits 0–14 of the u32 at 52 of
+ * `tcp_connection_info`, and of the u16 at 244 of the private `tcp_info`. Each is 0 or 1.
+ */
+export interface DarwinTfoFields {
+  /** 1 when a TCP Fast Open cookie was requested (bit 0 of the TFO word). */
+  tfoCookieReq: number | undefined;
+  /** 1 when a TFO cookie was received (bit 1). */
+  tfoCookieRcv: number | undefined;
+  /** 1 when TFO fell back to regular TCP after a SYN loss (bit 2). */
+  tfoSynLoss: number | undefined;
+  /** 1 when SYN+data was sent (bit 3). */
+  tfoSynDataSent: number | undefined;
+  /** 1 when SYN+data was fully acknowledged (bit 4). */
+  tfoSynDataAcked: number | undefined;
+  /** 1 when the server received SYN+data with a valid cookie (bit 5). */
+  tfoSynDataRcv: number | undefined;
+  /** 1 when the server received a cookie request (bit 6). */
+  tfoCookieReqRcv: number | undefined;
+  /** 1 when the server announced a cookie (bit 7). */
+  tfoCookieSent: number | undefined;
+  /** 1 when the server received an invalid cookie (bit 8). */
+  tfoCookieInvalid: number | undefined;
+  /** 1 when the cookie this side sent was wrong (bit 9). */
+  tfoCookieWrong: number | undefined;
+  /** 1 when no cookie came back for this side's request (bit 10). */
+  tfoNoCookieRcv: number | undefined;
+  /** 1 when TFO heuristics disabled Fast Open (bit 11). */
+  tfoHeuristicsDisable: number | undefined;
+  /** 1 when a sending blackhole was detected (bit 12). */
+  tfoSendBlackhole: number | undefined;
+  /** 1 when a receiving blackhole was detected (bit 13). */
+  tfoRecvBlackhole: number | undefined;
+  /** 1 when a proxy acknowledged all but one byte of the SYN (bit 14). */
+  tfoOnebyteProxy: number | undefined;
+}
+
+/**
  * Every field of macOS's public `struct tcp_connection_info` (`TCP_CONNECTION_INFO`, since
  * OS X 10.11), named by dropping `tcpi_` and converting to camelCase. A field the kernel did
  * not return is `undefined`, never 0.
@@ -24,7 +61,7 @@ import { decode, type Field, type Layout } from "./layout.ts";
  * Units differ from Linux: times in milliseconds (ms), and `sndCwnd`/`sndSsthresh` in
  * **bytes**, not segments. The struct has no count of unacknowledged bytes.
  */
-export interface DarwinConnectionInfoFields {
+export interface DarwinConnectionInfoFields extends DarwinTfoFields {
   /** TCP state number (bsd/netinet/tcp_fsm.h: 0 CLOSED, 1 LISTEN, … 4 ESTABLISHED … 10 TIME_WAIT). */
   stateNumber: number | undefined;
   /** Send window scale, a shift count. */
@@ -55,36 +92,6 @@ export interface DarwinConnectionInfoFields {
   srtt: number | undefined;
   /** Round-trip time variation, ms. */
   rttvar: number | undefined;
-  /** 1 when a TCP Fast Open cookie was requested (bit 0 of the u32 at 52). */
-  tfoCookieReq: number | undefined;
-  /** 1 when a TFO cookie was received (bit 1). */
-  tfoCookieRcv: number | undefined;
-  /** 1 when TFO fell back to regular TCP after a SYN loss (bit 2). */
-  tfoSynLoss: number | undefined;
-  /** 1 when SYN+data was sent (bit 3). */
-  tfoSynDataSent: number | undefined;
-  /** 1 when SYN+data was fully acknowledged (bit 4). */
-  tfoSynDataAcked: number | undefined;
-  /** 1 when the server received SYN+data with a valid cookie (bit 5). */
-  tfoSynDataRcv: number | undefined;
-  /** 1 when the server received a cookie request (bit 6). */
-  tfoCookieReqRcv: number | undefined;
-  /** 1 when the server announced a cookie (bit 7). */
-  tfoCookieSent: number | undefined;
-  /** 1 when the server received an invalid cookie (bit 8). */
-  tfoCookieInvalid: number | undefined;
-  /** 1 when the cookie this side sent was wrong (bit 9). */
-  tfoCookieWrong: number | undefined;
-  /** 1 when no cookie came back for this side's request (bit 10). */
-  tfoNoCookieRcv: number | undefined;
-  /** 1 when TFO heuristics disabled Fast Open (bit 11). */
-  tfoHeuristicsDisable: number | undefined;
-  /** 1 when a sending blackhole was detected (bit 12). */
-  tfoSendBlackhole: number | undefined;
-  /** 1 when a receiving blackhole was detected (bit 13). */
-  tfoRecvBlackhole: number | undefined;
-  /** 1 when a proxy acknowledged all but one byte of the SYN (bit 14). */
-  tfoOnebyteProxy: number | undefined;
   /** Packets sent, a count. */
   txpackets: number | undefined;
   /** Bytes sent, bytes. */
@@ -110,7 +117,7 @@ export interface DarwinConnectionInfoFields {
  * in bytes. "xnu-N" names the first XNU tag whose struct has the field; fields without one
  * are in every returned length (248 bytes and up, xnu-3247).
  */
-export interface DarwinPrivateTcpInfoFields {
+export interface DarwinPrivateTcpInfoFields extends DarwinTfoFields {
   /** TCP state number (bsd/netinet/tcp_fsm.h: 0 CLOSED, 1 LISTEN, … 4 ESTABLISHED … 10 TIME_WAIT). */
   stateNumber: number | undefined;
   /** Negotiated options, a bit set: TIMESTAMPS 1, SACK 2, WSCALE 4, ECN 8 (`TCPI_OPT_*`). */
@@ -200,36 +207,6 @@ export interface DarwinPrivateTcpInfoFields {
    * write_probe_failed 2, read_probe_failed 4, conn_probe_failed 8.
    */
   connstatus: number | undefined;
-  /** 1 when a TCP Fast Open cookie was requested (bit 0 of the u16 at 244). */
-  tfoCookieReq: number | undefined;
-  /** 1 when a TFO cookie was received (bit 1). */
-  tfoCookieRcv: number | undefined;
-  /** 1 when TFO fell back to regular TCP after a SYN loss (bit 2). */
-  tfoSynLoss: number | undefined;
-  /** 1 when SYN+data was sent (bit 3). */
-  tfoSynDataSent: number | undefined;
-  /** 1 when SYN+data was fully acknowledged (bit 4). */
-  tfoSynDataAcked: number | undefined;
-  /** 1 when the server received SYN+data with a valid cookie (bit 5). */
-  tfoSynDataRcv: number | undefined;
-  /** 1 when the server received a cookie request (bit 6). */
-  tfoCookieReqRcv: number | undefined;
-  /** 1 when the server announced a cookie (bit 7). */
-  tfoCookieSent: number | undefined;
-  /** 1 when the server received an invalid cookie (bit 8). */
-  tfoCookieInvalid: number | undefined;
-  /** 1 when the cookie this side sent was wrong (bit 9; xnu-3789, 0 before). */
-  tfoCookieWrong: number | undefined;
-  /** 1 when no cookie came back for this side's request (bit 10; xnu-3789, 0 before). */
-  tfoNoCookieRcv: number | undefined;
-  /** 1 when TFO heuristics disabled Fast Open (bit 11; xnu-3789, 0 before). */
-  tfoHeuristicsDisable: number | undefined;
-  /** 1 when a sending blackhole was detected (bit 12; xnu-3789, 0 before). */
-  tfoSendBlackhole: number | undefined;
-  /** 1 when a receiving blackhole was detected (bit 13; xnu-3789, 0 before). */
-  tfoRecvBlackhole: number | undefined;
-  /** 1 when a proxy acknowledged all but one byte of the SYN (bit 14; xnu-4570, 0 before). */
-  tfoOnebyteProxy: number | undefined;
   /** 1 when the client side attempted ECN setup (bit 0 of the u16 at 246; 252 bytes and up, xnu-3248). */
   ecnClientSetup: number | undefined;
   /** 1 when the server side attempted ECN setup (bit 1; xnu-3248). */
