@@ -33,6 +33,7 @@ import type { Platform, SocketOps } from "./types.ts";
 export const DARWIN = {
   SOL_SOCKET: 0xffff,
   SO_SNDBUF: 0x1001,
+  SO_RCVBUF: 0x1002,
   /** Bytes in the send buffer, unacknowledged included (`so_snd.sb_cc`): `queued`. */
   SO_NWRITE: 0x1024,
   IPPROTO_TCP: 6,
@@ -224,6 +225,15 @@ export const darwin: Platform = {
       lib().setsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_NOTSENT_LOWAT, int),
       DARWIN_ERRNO,
       "set TCP_NOTSENT_LOWAT",
+      "setsockopt",
+    );
+  },
+  setReceiveBuffer(fd, bytes) {
+    intView.setUint32(0, bytes, true);
+    check(
+      lib().setsockopt(fd, DARWIN.SOL_SOCKET, DARWIN.SO_RCVBUF, int),
+      DARWIN_ERRNO,
+      "set SO_RCVBUF",
       "setsockopt",
     );
   },

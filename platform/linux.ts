@@ -24,6 +24,7 @@ export const LINUX = {
   SO_TYPE: 3,
   SOCK_STREAM: 1,
   SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
   SO_MEMINFO: 55,
   /** A u64 that identifies a socket and is never reused while the system runs (Linux 4.12). */
   SO_COOKIE: 57,
@@ -220,6 +221,15 @@ export const linux: Platform = {
       libc(SPEC).setsockopt(fd, LINUX.IPPROTO_TCP, LINUX.TCP_NOTSENT_LOWAT, int),
       LINUX_ERRNO,
       "set TCP_NOTSENT_LOWAT",
+      "setsockopt",
+    );
+  },
+  setReceiveBuffer(fd, bytes) {
+    intView.setUint32(0, bytes, true);
+    check(
+      libc(SPEC).setsockopt(fd, LINUX.SOL_SOCKET, LINUX.SO_RCVBUF, int),
+      LINUX_ERRNO,
+      "set SO_RCVBUF",
       "setsockopt",
     );
   },

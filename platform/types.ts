@@ -14,6 +14,11 @@ export interface Platform {
   tcpInfo(fd: number): TcpInfo;
   getNotSentLowat(fd: number): number;
   setNotSentLowat(fd: number, bytes: number): void;
+  /**
+   * Sets `SO_RCVBUF` (for the demo and benchmarks, which play a slow reader: set it on a
+   * listening socket before it accepts, so the window scale fits).
+   */
+  setReceiveBuffer(fd: number, bytes: number): void;
   /** The `SockbufError` for a condition sockbuf detects itself, with this OS's number for `code`. */
   error(op: string, syscall: string, code: string): SockbufError;
   /** Finding a runtime socket's fd. */

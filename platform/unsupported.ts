@@ -17,6 +17,7 @@ export function unsupported(os: string): Platform {
     getNotSentLowat: fail,
     setNotSentLowat: fail,
     error: fail,
+    setReceiveBuffer: fail,
     sockets: {
       openFds: fail,
       address: fail,

@@ -39,19 +39,78 @@ describe("examples", { skip: !unix && "Linux and macOS only" }, () => {
     assert.match(out, /size: \d+/);
   });
 
+  /** The demo under a runtime, not on a terminal (so: plain lines or JSON). */
+  const demo = (runtime: string, args: string[]) =>
+    spawnSync(
+      runtime,
+      runtime === "deno"
+        ? ["run", "--allow-ffi", "--allow-net", "examples/demo.ts", ...args]
+        : ["examples/demo.ts", ...args],
+      { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } },
+    );
+
   for (const runtime of ["deno", "bun"]) {
-    it(`the demo fills a stalled connection's buffer and prints snapshots (${runtime})`, (t) => {
+    it(`the demo prints a plain line per snapshot and a summary comparing the phases (${runtime})`, (t) => {
       if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
-      const args = ["--interval", "30", "--steps", "40"];
-      const out = runtime === "deno"
-        ? runExample("deno", ["run", "--allow-ffi", "--allow-net", "examples/demo.ts", ...args])
-        : runExample("bun", ["examples/demo.ts", ...args]);
-      const rows = out.split("\n").filter((l) => /^\s*\d+ \[/.test(l));
-      assert.ok(rows.length >= 3, out);
-      const queued = rows.map((r) => Number(/queued\s+(\d+)/.exec(r)![1]));
-      assert.ok(queued.at(-1)! > queued[0], `the queue grew: ${queued}`);
-      assert.equal(queued.at(-1), queued.at(-2), "the demo stops once the buffer is full");
-      assert.match(out, /the peer is \d+ KiB behind/);
+      const r = demo(runtime, ["--seconds", "1"]);
+      assert.equal(r.status, 0, `exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+      const out = r.stdout;
+      assert.ok(!out.includes("\x1b"), "no escape codes when stdout is not a terminal");
+      const row = (phase: string) =>
+        new RegExp(
+          `^${phase} +\\d+\\.\\d s \\[[#=.]{32}\\] size \\d+ KiB queued \\d+ KiB unacked \\d+ KiB ` +
+            `unsent \\d+ KiB free \\d+ KiB age (n/a|[\\d.]+ m?s) dropped \\d+$`,
+          "gm",
+        );
+      assert.ok(out.match(row("default"))!.length >= 2, out);
+      assert.ok(out.match(row("lowat"))!.length >= 2, out);
+      assert.match(
+        out,
+        /^default: [\d.]+ [KM]iB queued, messages [\d.]+ m?s old; lowat 16 KiB: [\d.]+ [KM]iB queued, messages [\d.]+ m?s old \(\d+ dropped\)$/m,
+      );
+    });
+
+    it(`the demo's JSON shows lowLatencyWriter keeping far less unsent than plain writes (${runtime})`, (t) => {
+      if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+      const r = demo(runtime, ["--json", "--seconds", "1.5", "--lowat", "8192"]);
+      assert.equal(r.status, 0, `exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+      const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      const summary = lines.pop();
+      assert.match(summary.summary, /^default: .* queued, messages .* old; lowat 8 KiB: .* \(\d+ dropped\)$/);
+      assert.deepEqual(summary.phases.map((p: { phase: string }) => p.phase), ["default", "lowat"]);
+      for (const s of lines) {
+        assert.deepEqual(
+          Object.keys(s),
+          ["phase", "t", "size", "queued", "unsent", "unackedBytes", "free", "ageMs", "dropped"],
+        );
+      }
+      // unsent where the OS gives it (macOS may not), else queued
+      const mean = (phase: string) => {
+        const xs = lines.filter((s) => s.phase === phase).map((s) => s.unsent ?? s.queued);
+        assert.ok(xs.length >= 10, `${phase}: ${xs.length} snapshots`);
+        return xs.reduce((a: number, b: number) => a + b, 0) / xs.length;
+      };
+      const plain = mean("default");
+      const lowat = mean("lowat");
+      assert.ok(plain > 256 * 1024, `plain writes queue a lot unsent: mean ${plain}`);
+      assert.ok(lowat * 10 < plain, `lowat keeps unsent far lower: mean ${lowat} vs ${plain}`);
+      assert.ok(lowat <= 2 * 8192, `lowat keeps unsent near its limit: mean ${lowat}`);
     });
   }
+
+  it("the demo rejects a bad flag value with a message naming the flag and exit code 2", (t) => {
+    const runtime = ["deno", "bun"].find((r) => hasTool(r));
+    if (!needs(t, runtime !== undefined, "deno or bun on PATH")) return;
+    const bad = [
+      { args: ["--rate", "fast"], flag: "--rate" },
+      { args: ["--seconds", "-1"], flag: "--seconds" },
+      { args: ["--nope"], flag: "--nope" },
+    ];
+    for (const { args, flag } of bad) {
+      const r = demo(runtime!, args);
+      assert.equal(r.status, 2, `${args}: exited ${r.status}\n${r.stderr}`);
+      assert.ok(r.stderr.includes(flag), `${args}: ${r.stderr}`);
+      assert.equal(r.stdout, "");
+    }
+  });
 });
