@@ -38,6 +38,8 @@ export interface LowLatencyOptions {
   latest?: boolean;
   /** Milliseconds between checks of the kernel's unsent bytes while it is full; default 1. */
   pollMs?: number;
+  /** Stops the writer: the stream errors with the signal's reason, and nothing more is written. */
+  signal?: AbortSignal;
 }
 
 function checkMs(name: string, value: number | undefined, fallback: number): number {
@@ -216,7 +218,8 @@ export class LowLatencyWriter extends WritableStream<Uint8Array> {
  *
  * Each chunk written is one message, written whole; closing the stream waits for the last
  * message to be handed to the runtime, not for the peer to acknowledge it (see
- * {@linkcode drained}). The socket itself is not closed.
+ * {@linkcode drained}). Aborting the stream, or `signal`, stops every wait at once. The
+ * socket itself is not closed.
  *
  * @param socket a Deno conn, a node:net socket or a Bun socket
  * @param options the limit and the mode
@@ -249,23 +252,52 @@ export function lowLatencyWriter(socket: SocketLike, options: LowLatencyOptions 
   }
   const counts = { sent: 0, dropped: 0 };
   let ready: Promise<unknown> | undefined; // setting TCP_NOTSENT_LOWAT, once
+  // Aborting the stream, or the caller's signal, ends every wait at once: no poll outlives it.
+  const stop = new AbortController();
+  let streamController: WritableStreamDefaultController | undefined;
+  const outer = options.signal;
+  const onAbort = () => {
+    stop.abort(outer?.reason);
+    streamController?.error(outer?.reason);
+  };
+  const wait = async (): Promise<void> => {
+    if (!(await pause(pollMs, stop.signal))) throw stop.signal.reason;
+  };
 
   /** Resolves once the kernel holds fewer than `lowat` unsent bytes and the runtime none. */
   const room = async (): Promise<void> => {
     await (ready ??= setNotSentLowat(socket, lowat));
     for (;;) {
+      stop.signal.throwIfAborted();
       const { unsent } = inspectSync(socket);
       if ((unsent ?? 0) < lowat && runtime.pending() === 0) return;
-      await pause(pollMs);
+      await wait();
     }
   };
   const deliver = async (chunk: Uint8Array): Promise<void> => {
-    await runtime.write(chunk, () => pause(pollMs).then(() => {}));
+    await runtime.write(chunk, wait);
     counts.sent++;
   };
+  const start = (c: WritableStreamDefaultController) => {
+    streamController = c;
+    // abort() calls the sink's abort only after a write in flight settles; the controller's
+    // signal fires at once, so the write's waits end instead.
+    c.signal.addEventListener("abort", () => stop.abort(c.signal.reason), { once: true });
+    if (outer?.aborted) onAbort();
+    outer?.addEventListener("abort", onAbort, { once: true });
+  };
+  const finish = () => outer?.removeEventListener("abort", onAbort);
 
   if (!options.latest) {
-    return new LowLatencyWriter({ write: (chunk) => room().then(() => deliver(chunk)) }, counts);
+    return new LowLatencyWriter({
+      start,
+      write: (chunk) => room().then(() => deliver(chunk)),
+      close: finish,
+      abort(reason) {
+        stop.abort(reason);
+        finish();
+      },
+    }, counts);
   }
 
   // Latest value wins: write() parks the message and returns at once; one pump sends the
@@ -288,6 +320,7 @@ export function lowLatencyWriter(socket: SocketLike, options: LowLatencyOptions 
     }
   };
   return new LowLatencyWriter({
+    start,
     write(chunk) {
       if (failure) throw failure;
       if (parked) counts.dropped++;
@@ -296,10 +329,14 @@ export function lowLatencyWriter(socket: SocketLike, options: LowLatencyOptions 
     },
     async close() {
       while (pump) await pump;
+      finish();
       if (failure) throw failure;
     },
-    abort() {
+    async abort(reason) {
       parked = undefined;
+      stop.abort(reason);
+      while (pump) await pump;
+      finish();
     },
   }, counts);
 }

@@ -109,10 +109,9 @@ function parseOptions(args: string[]): Options | undefined {
 // ---------------------------------------------------------------------------------------
 // The reader's receive buffer
 
-/** The fd of the unconnected (listening) socket on local port `port`. */
-function listenerFd(port: number): number {
-  const ops = platform().sockets;
-  const fd = ops.openFds().find((fd) => ops.address(fd, "local")?.port === port && !ops.address(fd, "peer"));
+/** The listening socket's fd: the receive buffer is set there, before any accept. */
+function listeningFd(port: number): number {
+  const fd = platform().sockets.unconnected(port);
   if (fd === undefined) throw new Error(`No listening socket on port ${port}`);
   return fd;
 }
@@ -301,7 +300,7 @@ async function runPhase(
   stop.addEventListener("abort", onStop, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    platform().setReceiveBuffer(listenerFd(port), RCVBUF);
+    platform().setReceiveBuffer(listeningFd(port), RCVBUF);
     const socket = client = net.connect(port, "127.0.0.1");
     socket.on("error", () => {});
     await new Promise<void>((resolve, reject) => {

@@ -74,7 +74,7 @@ export function socketOps(
 ): SocketOps {
   const addr = new Uint8Array(128);
   const int = new Uint8Array(4);
-  return {
+  const ops: SocketOps = {
     openFds() {
       const names = lib().listDir(k.fdDir);
       if (typeof names === "number") check(names, k.errno, `list ${k.fdDir}`, "opendir");
@@ -95,6 +95,10 @@ export function socketOps(
       const e = parseSockaddr(k, addr, n);
       return !!e && e.address.every((b, i) => b === address[i]);
     },
+    unconnected(port) {
+      const peer = new Uint8Array(128);
+      return ops.openFds().find((fd) => ops.matches(fd, "local", port) && lib().getpeername(fd, peer) < 0);
+    },
     isStream(fd) {
       return lib().getsockopt(fd, k.SOL_SOCKET, k.SO_TYPE, int) >= 0 &&
         new DataView(int.buffer).getInt32(0, true) === k.SOCK_STREAM;
@@ -107,4 +111,5 @@ export function socketOps(
       return new SockbufError(`find the socket: ${searched}`, "getpeername", k.ENOTCONN, "ENOTCONN");
     },
   };
+  return ops;
 }

@@ -42,6 +42,11 @@ export interface SocketOps {
    * (16 bytes, as {@linkcode Endpoint}); cheaper than {@linkcode SocketOps.address} for scans.
    */
   matches(fd: number, end: "local" | "peer", port: number, address?: Uint8Array): boolean;
+  /**
+   * The fd of the socket bound to local port `port` with no peer (a listener, or a UDP
+   * socket), or `undefined`: for the demo, benchmarks and tests, which set up such sockets.
+   */
+  unconnected(port: number): number | undefined;
   /** True for a `SOCK_STREAM` socket. */
   isStream(fd: number): boolean;
   /**

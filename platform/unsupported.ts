@@ -22,6 +22,7 @@ export function unsupported(os: string): Platform {
       openFds: fail,
       address: fail,
       matches: fail,
+      unconnected: fail,
       isStream: fail,
       identity: fail,
       closed: fail,

@@ -43,8 +43,7 @@ export function run(cmd: string, args: string[]): string {
  * the platform's own fd listing. Connected TCP sockets come from `resolveSocket()` instead.
  */
 export function fdByLocalPort(port: number): number {
-  const ops = platform().sockets;
-  const fd = ops.openFds().find((fd) => ops.address(fd, "local")?.port === port && !ops.address(fd, "peer"));
+  const fd = platform().sockets.unconnected(port);
   if (fd === undefined) throw new Error(`No unconnected socket on local port ${port}`);
   return fd;
 }

@@ -303,6 +303,34 @@ describe("lowLatencyWriter()", { skip: !unix && "Linux and macOS only" }, () => 
     });
   }
 
+  for (const latest of [false, true]) {
+    it(`stops waiting at once when aborted or when its signal aborts (latest: ${latest})`, async () => {
+      const pair = await stalledPair();
+      try {
+        pair.client.write(new Uint8Array(8 << 20)); // the kernel's unsent bytes stay above lowat
+        await sleep(30);
+        const stream = lowLatencyWriter(pair.client, { lowat, latest });
+        const writer = stream.getWriter();
+        const pending = writer.write(message).catch((e) => e);
+        await sleep(20);
+        const t0 = performance.now();
+        await writer.abort(new Error("stop"));
+        assert.ok(performance.now() - t0 < 100, "abort() returned promptly");
+        if (!latest) assert.match(String(await pending), /stop/);
+        assert.equal(stream.sent, 0);
+
+        const ctl = new AbortController();
+        const second = lowLatencyWriter(pair.client, { lowat, latest, signal: ctl.signal }).getWriter();
+        void second.write(message).catch(() => {});
+        await sleep(20);
+        ctl.abort(new Error("signal"));
+        await assert.rejects(second.closed, /signal/);
+      } finally {
+        await pair.close();
+      }
+    });
+  }
+
   it("sends every message, in order, when the reader keeps up", async () => {
     const received: Buffer[] = [];
     const server = net.createServer((s) => s.on("data", (d) => received.push(d as Buffer)));
