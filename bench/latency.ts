@@ -1,0 +1,1043 @@
+/**
+ * How old a message is when it arrives: plain writes against `lowLatencyWriter`, with a
+ * slow reader.
+ *
+ *   deno run --allow-all bench/latency.ts [--seconds 5] [--path loopback|netns|all] [--json]
+ *   bun bench/latency.ts [same flags]
+ *
+ * The sender writes small fixed-size messages (a send timestamp, a sequence number,
+ * padding) as fast as the socket takes them; the receiver records each message's age on
+ * arrival. Two modes:
+ * - `naive`: node:net `socket.write()` in a loop, waiting for 'drain' whenever it returns
+ *   false (so node's own buffer stays small; the kernel's send buffer fills).
+ * - `lowLatency`: `lowLatencyWriter(socket, { lowat, latest: true })`, a new message
+ *   written to it on every turn of the event loop; stale messages are dropped.
+ *
+ * Two paths:
+ * - `loopback` (no privileges): one process, 127.0.0.1. The listening socket gets
+ *   SO_RCVBUF `--rcvbuf` (default 16 KiB; inherited by the accepted socket) and the
+ *   receiver reads at `--rate` bytes/s (default 1 MiB/s; a token bucket). Clock:
+ *   `performance.now()`.
+ * - `netns` (root, `ip`, `tc`): two network namespaces made for the run (`sockbuf-lat-<pid>-tx`
+ *   and `-rx`) joined by a veth pair, with `tbf rate 1mbit burst 32kbit latency 50ms` on the
+ *   sender's veth (`--link-rate`, `--link-burst`, `--link-latency`); the receiver and the
+ *   sender run in their own namespaces (`ip netns exec`, the same runtime from PATH, on
+ *   bench/_latency_peer.ts), so the host's network is never touched. The namespaces are
+ *   deleted afterwards, and ones left by a crashed run (whose pid is gone) at the start.
+ *   The receiver reads as fast as it can: the link is the bottleneck. A 50 ms tbf queue
+ *   keeps the link's own queueing (and loss recovery) small next to the send buffer's;
+ *   with 400 ms, ages swing by a second from run to run. Clock: `performance.timeOrigin +
+ *   performance.now()` in each process — the machine's wall clock at sub-ms resolution
+ *   (each peer reports its distance from `Date.now()`; a warning is printed past 5 ms).
+ *   Without root, `ip` or `tc` the path is skipped with a message; under CI=true it fails.
+ *
+ * The receivers use the runtime's own sockets (`Deno.listen`, `Bun.listen`); the senders
+ * use node:net in both runtimes.
+ *
+ * Prints one line per result (`--json`: one JSON object per line; the table then goes to
+ * stderr):
+ *   <runtime> latency_<path>_<mode> sent=… received=… dropped=… p50_ms=… p99_ms=… max_ms=…
+ *     goodput_Bps=… mean_queued_b=… mean_unsent_b=… samples=… seconds=… msg_b=…
+ * then a table. `sent` counts messages handed to the socket (naive: `socket.write` calls;
+ * lowLatency: the writer's `sent`); `received` those that arrived whole within the run;
+ * goodput is received message bytes (header included) per second; `mean_queued_b` and
+ * `mean_unsent_b` average the sender's `inspect()` taken every `--sample-ms` by `watch()`.
+ *
+ * @module
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import * as net from "node:net";
+import { delimiter, join } from "node:path";
+import process from "node:process";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { lowLatencyWriter, watch } from "../mod.ts";
+import { platform } from "../platform/mod.ts";
+
+export const runtime: "bun" | "deno" = "Bun" in globalThis ? "bun" : "deno";
+
+/** How the sender writes. */
+export type Mode = "naive" | "lowLatency";
+export const MODES: readonly Mode[] = ["naive", "lowLatency"];
+
+/** Same-process clock. */
+export const monoClock = (): number => performance.now();
+/** The wall clock at sub-ms resolution: comparable across processes on one machine. */
+export const wallClock = (): number => performance.timeOrigin + performance.now();
+
+// ---------------------------------------------------------------------------------------
+// Messages: fixed size, little-endian.
+//   0 u32 magic | 4 u32 size | 8 u32 seq | 12 u32 zero | 16 f64 send time (ms) | padding
+
+const MAGIC = 0x4642_4b53; // "SKBF"
+export const HEADER = 24;
+
+/** A new message of `size` bytes. */
+export function encodeMessage(size: number, seq: number, sentAt: number): Uint8Array {
+  const msg = new Uint8Array(size);
+  const v = new DataView(msg.buffer);
+  v.setUint32(0, MAGIC, true);
+  v.setUint32(4, size, true);
+  v.setUint32(8, seq >>> 0, true);
+  v.setFloat64(16, sentAt, true);
+  return msg;
+}
+
+/** Cuts a byte stream into fixed-size messages. */
+export class MessageReader {
+  readonly #size: number;
+  readonly #buf: Uint8Array;
+  readonly #view: DataView;
+  #fill = 0;
+
+  constructor(size: number) {
+    this.#size = size;
+    this.#buf = new Uint8Array(size);
+    this.#view = new DataView(this.#buf.buffer);
+  }
+
+  /** Feeds a chunk; calls `onMessage` for each whole message. Throws on a corrupt header. */
+  push(chunk: Uint8Array, onMessage: (seq: number, sentAt: number) => void): void {
+    for (let off = 0; off < chunk.length;) {
+      const n = Math.min(this.#size - this.#fill, chunk.length - off);
+      this.#buf.set(chunk.subarray(off, off + n), this.#fill);
+      this.#fill += n;
+      off += n;
+      if (this.#fill < this.#size) break;
+      this.#fill = 0;
+      const v = this.#view;
+      if (v.getUint32(0, true) !== MAGIC || v.getUint32(4, true) !== this.#size) {
+        throw new Error("Corrupt message: the stream lost its framing");
+      }
+      onMessage(v.getUint32(8, true), v.getFloat64(16, true));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Receiver: the runtime's own sockets (Deno.listen / Bun.listen), not node:net, whose
+// readable side keeps reading while paused — up to 64 KiB in Deno and ~512 KiB in Bun,
+// measured here — and would add that much delay to every message, in both modes.
+
+/** What a receiver saw. */
+export interface ReceiverStats {
+  received: number;
+  bytes: number;
+  /** Age of each message on arrival, ms. */
+  ages: number[];
+  /** Messages whose sequence number was not above the previous one's (should be 0). */
+  outOfOrder: number;
+  /** First error in the stream, if any (corrupt framing, socket error). */
+  error?: string;
+}
+
+/** Caps the ages kept, so a misconfigured run cannot exhaust memory. */
+const MAX_AGES = 4_000_000;
+
+/** Records each whole message's age. */
+class Recorder {
+  readonly stats: ReceiverStats = { received: 0, bytes: 0, ages: [], outOfOrder: 0 };
+  readonly #reader: MessageReader;
+  #lastSeq = -1;
+
+  constructor(readonly msgSize: number, readonly clock: () => number) {
+    this.#reader = new MessageReader(msgSize);
+  }
+
+  /** Feeds a chunk received now; false (and `stats.error` set) if the stream is corrupt. */
+  push(chunk: Uint8Array): boolean {
+    const now = this.clock();
+    const s = this.stats;
+    try {
+      this.#reader.push(chunk, (seq, sentAt) => {
+        s.received++;
+        s.bytes += this.msgSize;
+        if (s.ages.length < MAX_AGES) s.ages.push(now - sentAt);
+        if (seq <= this.#lastSeq) s.outOfOrder++;
+        this.#lastSeq = seq;
+      });
+      return true;
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+  }
+
+  fail(err: unknown): void {
+    this.stats.error ??= err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** A token bucket in bytes: refilled at `rate` bytes/s, holding at most `burst`. */
+class Bucket {
+  #tokens = 0;
+  #last = performance.now();
+  constructor(readonly rate: number, readonly burst: number) {}
+
+  level(): number {
+    const now = performance.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + (this.rate * (now - this.#last)) / 1000);
+    this.#last = now;
+    return this.#tokens;
+  }
+
+  take(n: number): void {
+    this.#tokens -= n;
+  }
+}
+
+/** Options for {@linkcode listenReceiver}. */
+export interface ReceiverOptions {
+  host: string;
+  msgSize: number;
+  clock: () => number;
+  /** Bytes/s to read at; default unlimited. */
+  rate?: number;
+  /** SO_RCVBUF for the listening socket (inherited by the accepted one); default: the kernel's. */
+  rcvbuf?: number;
+  /** Milliseconds between refills of the rate limiter; default 5. */
+  tickMs?: number;
+}
+
+/** A listening receiver that reads and records the first connection it accepts. */
+export interface Receiver {
+  readonly port: number;
+  readonly stats: ReceiverStats;
+  /** Resolves once a connection is accepted (reading has begun); rejects after `ms`. */
+  accepted(ms: number): Promise<void>;
+  /** Stops counting and reading. */
+  stop(): void;
+  /** Stops, and closes the listener and the connection. */
+  close(): void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The minimum of Bun's TCP API used here. */
+interface BunSocket {
+  pause(): void;
+  resume(): void;
+  terminate(): void;
+}
+interface BunTcpListener {
+  port: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+interface BunApi {
+  listen(options: {
+    hostname: string;
+    port: number;
+    socket: {
+      open(s: BunSocket): void;
+      data(s: BunSocket, data: Uint8Array): void;
+      error?(s: BunSocket, err: Error): void;
+      close?(s: BunSocket): void;
+    };
+  }): BunTcpListener;
+}
+
+/**
+ * Listens on `host` (an ephemeral port), sets SO_RCVBUF on the listening socket if asked,
+ * and reads the first connection — at `rate` bytes/s, or as fast as it comes.
+ */
+export function listenReceiver(opts: ReceiverOptions): Receiver {
+  const rec = new Recorder(opts.msgSize, opts.clock);
+  const rate = opts.rate ?? Infinity;
+  const limited = Number.isFinite(rate);
+  const tickMs = opts.tickMs ?? 5;
+  // Room for two ticks' worth (and at least one message); reads wait for half of it.
+  const bucket = new Bucket(rate, Math.max(opts.msgSize, (rate * 2 * tickMs) / 1000));
+  let stopped = false;
+  let onAccept: (() => void) | undefined;
+  let acceptedYet = false;
+  const markAccepted = () => {
+    acceptedYet = true;
+    onAccept?.();
+  };
+  let port: number;
+  let closeAll: () => void;
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  const bun = (globalThis as unknown as { Bun?: BunApi }).Bun;
+  if (bun) {
+    let sock: BunSocket | undefined;
+    let paused = false;
+    const server = bun.listen({
+      hostname: opts.host,
+      port: 0,
+      socket: {
+        open(s) {
+          if (sock) return s.terminate(); // one connection only
+          sock = s;
+          if (limited) {
+            timer = setInterval(() => {
+              if (!stopped && paused && bucket.level() > 0) {
+                paused = false;
+                s.resume();
+              }
+            }, tickMs);
+          }
+          markAccepted();
+        },
+        data(s, data) {
+          if (stopped || s !== sock) return;
+          if (!rec.push(data)) return stop();
+          if (!limited) return;
+          bucket.take(data.length);
+          if (bucket.level() <= 0) {
+            paused = true;
+            s.pause();
+          }
+        },
+        error(_s, err) {
+          if (!stopped) rec.fail(err);
+        },
+      },
+    });
+    port = server.port;
+    closeAll = () => {
+      sock?.terminate();
+      server.stop(true);
+    };
+  } else {
+    const listener = Deno.listen({ hostname: opts.host, port: 0, transport: "tcp" });
+    port = listener.addr.port;
+    let conn: Deno.Conn | undefined;
+    const read = async (c: Deno.Conn) => {
+      const buf = new Uint8Array(64 * 1024);
+      try {
+        while (!stopped) {
+          let want = buf.length;
+          if (limited) {
+            const level = bucket.level();
+            if (level < bucket.burst / 2) {
+              await sleep(tickMs);
+              continue;
+            }
+            want = Math.min(want, Math.floor(level));
+          }
+          const n = await c.read(buf.subarray(0, want));
+          if (n === null || stopped) break;
+          bucket.take(n);
+          if (!rec.push(buf.subarray(0, n))) break;
+        }
+      } catch (err) {
+        if (!stopped) rec.fail(err);
+      }
+    };
+    listener.accept().then((c) => {
+      if (stopped) return c.close();
+      conn = c;
+      markAccepted();
+      void read(c);
+    }, () => {/* closed before a connection came */});
+    closeAll = () => {
+      try {
+        conn?.close();
+      } catch { /* already closed */ }
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+    };
+  }
+  if (opts.rcvbuf !== undefined) {
+    try {
+      platform().setReceiveBuffer(listeningFd(port), opts.rcvbuf);
+    } catch (err) {
+      closeAll();
+      throw err;
+    }
+  }
+  function stop() {
+    stopped = true;
+    clearInterval(timer);
+  }
+  return {
+    port,
+    stats: rec.stats,
+    accepted(ms) {
+      if (acceptedYet) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`No connection within ${ms} ms`)), ms);
+        onAccept = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    },
+    stop,
+    close() {
+      stop();
+      closeAll();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Sender
+
+/** What a sender did. */
+export interface SenderStats {
+  mode: Mode;
+  /** Messages made. */
+  produced: number;
+  /** Messages handed to the socket. */
+  sent: number;
+  /** Messages dropped by the writer (latest-value-wins); 0 in naive mode. */
+  dropped: number;
+  meanQueued: number;
+  meanUnsent: number;
+  maxUnsent: number;
+  samples: number;
+  seconds: number;
+}
+
+/** Resolves true on `event`, false once `ms` have passed; leaves no listener or timer. */
+function waitFor(emitter: net.Socket, event: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      emitter.off(event, onEvent);
+      emitter.off("close", onClose);
+      resolve(ok);
+    };
+    const onEvent = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), Math.max(0, ms));
+    emitter.once(event, onEvent);
+    emitter.once("close", onClose);
+  });
+}
+
+/**
+ * Writes messages to `socket` for `seconds`, as fast as it takes them, sampling its send
+ * buffer every `sampleMs`. Does not close the socket.
+ */
+export async function send(
+  socket: net.Socket,
+  opts: {
+    mode: Mode;
+    seconds: number;
+    msgSize: number;
+    clock: () => number;
+    lowat?: number;
+    sampleMs?: number;
+  },
+): Promise<SenderStats> {
+  const { mode, msgSize, clock } = opts;
+  const sampling = new AbortController();
+  let queuedSum = 0;
+  let unsentSum = 0;
+  let maxUnsent = 0;
+  let samples = 0;
+  const sampler = (async () => {
+    for await (const buf of watch(socket, { intervalMs: opts.sampleMs ?? 50, signal: sampling.signal })) {
+      queuedSum += buf.queued;
+      unsentSum += buf.unsent ?? 0;
+      maxUnsent = Math.max(maxUnsent, buf.unsent ?? 0);
+      samples++;
+    }
+  })();
+  const t0 = performance.now();
+  const deadline = t0 + opts.seconds * 1000;
+  let seq = 0;
+  let sent = 0;
+  let dropped = 0;
+  try {
+    if (mode === "naive") {
+      while (performance.now() < deadline && !socket.destroyed) {
+        sent++;
+        if (!socket.write(encodeMessage(msgSize, seq++, clock()))) {
+          await waitFor(socket, "drain", deadline - performance.now());
+        } else if (sent % 32 === 0) {
+          await nextTurn(); // let timers and the receiver run
+        }
+      }
+    } else {
+      const stream = lowLatencyWriter(socket, { lowat: opts.lowat ?? 16384, latest: true });
+      const writer = stream.getWriter();
+      while (performance.now() < deadline && !socket.destroyed) {
+        await writer.write(encodeMessage(msgSize, seq++, clock()));
+        await nextTurn();
+      }
+      sent = stream.sent;
+      dropped = stream.dropped;
+      // Drop what is parked. The writer's pump keeps polling until the kernel has room or
+      // the socket closes (abort() does not stop it), so callers destroy the socket next.
+      await writer.abort(new Error("benchmark over")).catch(() => {});
+    }
+  } finally {
+    sampling.abort();
+    await sampler;
+  }
+  return {
+    mode,
+    produced: seq,
+    sent,
+    dropped,
+    meanQueued: samples ? queuedSum / samples : NaN,
+    meanUnsent: samples ? unsentSum / samples : NaN,
+    maxUnsent,
+    samples,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Results
+
+/** One path × mode. */
+export interface LatencyResult {
+  runtime: string;
+  path: "loopback" | "netns";
+  mode: Mode;
+  seconds: number;
+  msgSize: number;
+  produced: number;
+  sent: number;
+  received: number;
+  dropped: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Received message bytes per second. */
+  goodputBps: number;
+  meanQueued: number;
+  meanUnsent: number;
+  maxUnsent: number;
+  samples: number;
+  outOfOrder: number;
+}
+
+/** The nearest-rank percentile (`p` from 0 to 1) of ascending `sorted`; NaN when empty. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+function combine(
+  path: LatencyResult["path"],
+  tx: SenderStats,
+  rx: Omit<ReceiverStats, "error">,
+  rxSeconds: number,
+  msgSize: number,
+): LatencyResult {
+  const ages = Float64Array.from(rx.ages).sort();
+  const sorted = Array.from(ages);
+  return {
+    runtime,
+    path,
+    mode: tx.mode,
+    seconds: tx.seconds,
+    msgSize,
+    produced: tx.produced,
+    sent: tx.sent,
+    received: rx.received,
+    dropped: tx.dropped,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    maxMs: sorted.length ? sorted[sorted.length - 1] : NaN,
+    goodputBps: rxSeconds > 0 ? rx.bytes / rxSeconds : NaN,
+    meanQueued: tx.meanQueued,
+    meanUnsent: tx.meanUnsent,
+    maxUnsent: tx.maxUnsent,
+    samples: tx.samples,
+    outOfOrder: rx.outOfOrder,
+  };
+}
+
+const f = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : "nan");
+
+/** The machine-readable line for a result. */
+export function formatLine(r: LatencyResult): string {
+  return `${r.runtime} latency_${r.path}_${r.mode} sent=${r.sent} received=${r.received} dropped=${r.dropped}` +
+    ` p50_ms=${f(r.p50Ms)} p99_ms=${f(r.p99Ms)} max_ms=${f(r.maxMs)} goodput_Bps=${f(r.goodputBps, 0)}` +
+    ` mean_queued_b=${f(r.meanQueued, 0)} mean_unsent_b=${f(r.meanUnsent, 0)} max_unsent_b=${r.maxUnsent}` +
+    ` samples=${r.samples} out_of_order=${r.outOfOrder} seconds=${f(r.seconds, 2)} msg_b=${r.msgSize}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Path (a): loopback, small receive buffer, rate-limited reader
+
+/** Options for {@linkcode runLoopback}. */
+export interface LoopbackOptions {
+  mode: Mode;
+  /** Seconds of sending; default 5. */
+  seconds?: number;
+  /** Reader's rate, bytes/s; default 1 MiB/s. */
+  rate?: number;
+  /** SO_RCVBUF set on the listening socket; default 16384 (the kernel doubles it). */
+  rcvbuf?: number;
+  /** Message size in bytes; default 128. */
+  msgSize?: number;
+  /** The writer's `lowat`; default 16384. */
+  lowat?: number;
+  /** Milliseconds between samples of the sender's buffer; default 50. */
+  sampleMs?: number;
+}
+
+/** The listening socket's fd: the receive buffer is set there, before any accept. */
+function listeningFd(port: number): number {
+  const fd = platform().sockets.unconnected(port);
+  if (fd === undefined) throw new Error(`No listening socket on port ${port}`);
+  return fd;
+}
+
+/**
+ * One loopback run in this process: the reader has a small receive buffer and reads at a
+ * fixed rate; the sender writes in `mode` for `seconds`.
+ */
+export async function runLoopback(options: LoopbackOptions): Promise<LatencyResult> {
+  if ((process.platform as string) !== "linux") {
+    throw new Error("The latency benchmark sets Linux socket options: it runs on Linux only");
+  }
+  const seconds = options.seconds ?? 5;
+  const msgSize = options.msgSize ?? 128;
+  if (!(msgSize >= HEADER && msgSize <= 65536)) throw new RangeError(`msgSize must be ${HEADER}..65536`);
+  const rx = listenReceiver({
+    host: "127.0.0.1",
+    msgSize,
+    clock: monoClock,
+    rate: options.rate ?? 1024 * 1024,
+    rcvbuf: options.rcvbuf ?? 16384,
+  });
+  let client: net.Socket | undefined;
+  try {
+    const c = net.connect(rx.port, "127.0.0.1");
+    client = c;
+    c.on("error", () => {}); // a reset at teardown is expected
+    await new Promise<void>((resolve, reject) => {
+      c.once("connect", resolve);
+      c.once("error", reject);
+    });
+    await rx.accepted(5_000);
+    const rxStart = performance.now();
+    const tx = await send(c, {
+      mode: options.mode,
+      seconds,
+      msgSize,
+      clock: monoClock,
+      lowat: options.lowat,
+      sampleMs: options.sampleMs,
+    });
+    rx.stop();
+    const rxSeconds = (performance.now() - rxStart) / 1000;
+    if (rx.stats.error) throw new Error(`Receiver: ${rx.stats.error}`);
+    return combine("loopback", tx, rx.stats, rxSeconds, msgSize);
+  } finally {
+    client?.destroy();
+    rx.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Path (b): two network namespaces, veth, tbf
+
+/** Every namespace this benchmark creates starts with this, then the creating process's pid. */
+export const NETNS_PREFIX = "sockbuf-lat-";
+const TX_ADDR = "10.254.77.1";
+const RX_ADDR = "10.254.77.2";
+
+/** Runs a command (never through a shell); throws with its stderr on failure. */
+function cmd(file: string, args: string[]): string {
+  const r = spawnSync(file, args, { encoding: "utf8", timeout: 10_000 });
+  if (r.error) throw new Error(`${file} ${args.join(" ")}: ${r.error.message}`);
+  if (r.status !== 0) {
+    throw new Error(`${file} ${args.join(" ")} exited ${r.status}: ${(r.stderr || r.stdout).trim()}`);
+  }
+  return r.stdout;
+}
+
+/** The absolute path of `name` on PATH, or undefined. */
+export function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** Deletes namespaces left by runs whose process has gone (a crash); returns their names. */
+export function deleteStaleNamespaces(): string[] {
+  const deleted: string[] = [];
+  let list: string;
+  try {
+    list = cmd("ip", ["netns", "list"]);
+  } catch {
+    return deleted;
+  }
+  for (const line of list.split("\n")) {
+    const name = line.trim().split(/\s+/)[0];
+    if (!name?.startsWith(NETNS_PREFIX)) continue;
+    const pid = Number(name.slice(NETNS_PREFIX.length).split("-")[0]);
+    let alive = false;
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (err) {
+        alive = (err as { code?: string }).code === "EPERM";
+      }
+    }
+    if (alive) continue;
+    try {
+      cmd("ip", ["netns", "delete", name]);
+      deleted.push(name);
+    } catch { /* already gone */ }
+  }
+  return deleted;
+}
+
+/**
+ * Why the netns path cannot run here, or undefined when it can. Checks Linux, root, `ip`
+ * and `tc`, the runtime on PATH, and creates and deletes a probe namespace.
+ */
+export function netnsUnavailable(): string | undefined {
+  if ((process.platform as string) !== "linux") return "Linux";
+  if (process.getuid?.() !== 0) return "root (network namespaces, veth and tc)";
+  for (const tool of ["ip", "tc"]) {
+    if (spawnSync(tool, ["-V"], { stdio: "ignore" }).status !== 0) return `\`${tool}\` (iproute2)`;
+  }
+  if (!onPath(runtime)) return `\`${runtime}\` on PATH (the peers run under it)`;
+  const probe = `${NETNS_PREFIX}${process.pid}-probe`;
+  try {
+    cmd("ip", ["netns", "add", probe]);
+  } catch (err) {
+    return `permission to create network namespaces (${(err as Error).message})`;
+  }
+  try {
+    cmd("ip", ["netns", "delete", probe]);
+  } catch { /* best effort */ }
+  return undefined;
+}
+
+/** Options for {@linkcode runNetns}. */
+export interface NetnsOptions {
+  mode: Mode;
+  /** Seconds of sending; default 5. */
+  seconds?: number;
+  /** tbf rate on the sender's veth; default "1mbit". */
+  linkRate?: string;
+  /** tbf burst; default "32kbit". */
+  linkBurst?: string;
+  /** tbf latency (bounds its queue: rate × latency + burst bytes); default "50ms". */
+  linkLatency?: string;
+  msgSize?: number;
+  lowat?: number;
+  sampleMs?: number;
+}
+
+/** A child's stdout, line by line, with a bounded wait for a line that matches. */
+class ChildLines {
+  readonly lines: string[] = [];
+  #waiters: (() => void)[] = [];
+  #tail = "";
+  exited: number | null | undefined = undefined;
+
+  constructor(readonly child: ReturnType<typeof spawn>, readonly label: string) {
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (s: string) => {
+      const parts = (this.#tail + s).split("\n");
+      this.#tail = parts.pop()!;
+      this.lines.push(...parts);
+      this.#wake();
+    });
+    child.on("exit", (code) => {
+      this.exited = code;
+      this.#wake();
+    });
+    child.on("error", (err) => {
+      this.lines.push(`error ${err.message}`);
+      this.exited = -1;
+      this.#wake();
+    });
+  }
+
+  #wake() {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** The first line starting with `prefix` (without it); throws after `ms` or if the child exits first. */
+  async line(prefix: string, ms: number): Promise<string> {
+    const until = performance.now() + ms;
+    for (;;) {
+      const hit = this.lines.find((l) => l.startsWith(prefix));
+      if (hit !== undefined) return hit.slice(prefix.length);
+      if (this.exited !== undefined) {
+        throw new Error(`${this.label} exited (${this.exited}) without printing "${prefix.trim()}"`);
+      }
+      const left = until - performance.now();
+      if (left <= 0) throw new Error(`${this.label} printed no "${prefix.trim()}" within ${ms} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  kill() {
+    if (this.exited === undefined) this.child.kill("SIGKILL");
+  }
+}
+
+const peerScript = fileURLToPath(new URL("./_latency_peer.ts", import.meta.url));
+
+/** argv for running the peer script under this runtime, inside namespace `ns`. */
+function peerArgv(ns: string, args: string[]): string[] {
+  const bin = onPath(runtime);
+  if (!bin) throw new Error(`\`${runtime}\` is not on PATH`);
+  const rt = runtime === "deno" ? [bin, "run", "--allow-all", peerScript] : [bin, peerScript];
+  return ["netns", "exec", ns, ...rt, ...args];
+}
+
+/**
+ * One run across a real bottleneck: namespaces `<prefix><pid>-tx` and `-rx` joined by veth,
+ * tbf on the sender's side, receiver and sender as child processes inside them. The
+ * namespaces are deleted afterwards, whatever happens.
+ */
+export async function runNetns(options: NetnsOptions): Promise<LatencyResult> {
+  const seconds = options.seconds ?? 5;
+  const msgSize = options.msgSize ?? 128;
+  const tx = `${NETNS_PREFIX}${process.pid}-tx`;
+  const rx = `${NETNS_PREFIX}${process.pid}-rx`;
+  deleteStaleNamespaces();
+  const children: ChildLines[] = [];
+  try {
+    cmd("ip", ["netns", "add", tx]);
+    cmd("ip", ["netns", "add", rx]);
+    // Made inside the sender's namespace, its peer moved straight into the receiver's.
+    cmd("ip", ["-n", tx, "link", "add", "veth-tx", "type", "veth", "peer", "name", "veth-rx", "netns", rx]);
+    cmd("ip", ["-n", tx, "addr", "add", `${TX_ADDR}/24`, "dev", "veth-tx"]);
+    cmd("ip", ["-n", rx, "addr", "add", `${RX_ADDR}/24`, "dev", "veth-rx"]);
+    for (const [ns, dev] of [[tx, "veth-tx"], [rx, "veth-rx"], [tx, "lo"], [rx, "lo"]]) {
+      cmd("ip", ["-n", ns, "link", "set", dev, "up"]);
+    }
+    cmd("tc", [
+      "-n",
+      tx,
+      "qdisc",
+      "add",
+      "dev",
+      "veth-tx",
+      "root",
+      "tbf",
+      "rate",
+      options.linkRate ?? "1mbit",
+      "burst",
+      options.linkBurst ?? "32kbit",
+      "latency",
+      options.linkLatency ?? "50ms",
+    ]);
+    const common = ["--seconds", String(seconds), "--msg-size", String(msgSize)];
+    const stdio: ["ignore", "pipe", "inherit"] = ["ignore", "pipe", "inherit"];
+    const receiver = new ChildLines(
+      spawn("ip", peerArgv(rx, ["receiver", "--host", RX_ADDR, ...common]), { stdio }),
+      "receiver",
+    );
+    children.push(receiver);
+    const port = Number(await receiver.line("ready port=", 30_000));
+    const sender = new ChildLines(
+      spawn(
+        "ip",
+        peerArgv(tx, [
+          "sender",
+          "--host",
+          RX_ADDR,
+          "--port",
+          String(port),
+          "--mode",
+          options.mode,
+          "--lowat",
+          String(options.lowat ?? 16384),
+          "--sample-ms",
+          String(options.sampleMs ?? 50),
+          ...common,
+        ]),
+        { stdio },
+      ),
+      "sender",
+    );
+    children.push(sender);
+    const budget = seconds * 1000 + 30_000;
+    const [txOut, rxOut] = await Promise.all([
+      sender.line("result ", budget),
+      receiver.line("result ", budget),
+    ]);
+    const txStats = JSON.parse(txOut) as SenderStats & { clockSkewMs: number };
+    const rxStats = JSON.parse(rxOut) as ReceiverStats & { seconds: number; clockSkewMs: number };
+    if (rxStats.error) throw new Error(`Receiver: ${rxStats.error}`);
+    for (const [who, skew] of [["sender", txStats.clockSkewMs], ["receiver", rxStats.clockSkewMs]] as const) {
+      if (Math.abs(skew) > 5) {
+        console.error(`warning: ${who}'s timeOrigin+now() is ${skew.toFixed(1)} ms from Date.now()`);
+      }
+    }
+    return combine("netns", txStats, rxStats, rxStats.seconds, msgSize);
+  } finally {
+    for (const c of children) c.kill();
+    for (const ns of [tx, rx]) {
+      try {
+        cmd("ip", ["netns", "delete", ns]);
+      } catch { /* never created */ }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// CLI
+
+const USAGE = `usage: latency.ts [--seconds 5] [--path loopback|netns|all] [--mode naive|lowLatency|all]
+  [--rate BYTES_PER_S] [--rcvbuf BYTES] [--msg-size BYTES] [--lowat BYTES] [--sample-ms MS]
+  [--link-rate 1mbit] [--link-burst 32kbit] [--link-latency 50ms] [--json]`;
+
+function table(results: LatencyResult[], skipped: string[]): string {
+  const header = [
+    "path",
+    "mode",
+    "sent",
+    "received",
+    "dropped",
+    "p50 ms",
+    "p99 ms",
+    "goodput KiB/s",
+    "mean queued B",
+    "mean unsent B",
+  ];
+  const rows = results.map((r) => [
+    r.path,
+    r.mode,
+    String(r.sent),
+    String(r.received),
+    String(r.dropped),
+    f(r.p50Ms),
+    f(r.p99Ms),
+    f(r.goodputBps / 1024),
+    f(r.meanQueued, 0),
+    f(r.meanUnsent, 0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [
+    line(header),
+    `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
+    ...rows.map(line),
+    ...skipped.map((s) => `skipped: ${s}`),
+  ].join("\n");
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      seconds: { type: "string", default: "5" },
+      path: { type: "string", default: "all" },
+      mode: { type: "string", default: "all" },
+      rate: { type: "string", default: String(1024 * 1024) },
+      rcvbuf: { type: "string", default: "16384" },
+      "msg-size": { type: "string", default: "128" },
+      lowat: { type: "string", default: "16384" },
+      "sample-ms": { type: "string", default: "50" },
+      "link-rate": { type: "string", default: "1mbit" },
+      "link-burst": { type: "string", default: "32kbit" },
+      "link-latency": { type: "string", default: "50ms" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const num = (name: keyof typeof values, min: number, max: number): number => {
+    const x = Number(values[name]);
+    if (!(Number.isFinite(x) && x >= min && x <= max)) {
+      throw new RangeError(`--${name} must be a number from ${min} to ${max}\n${USAGE}`);
+    }
+    return x;
+  };
+  const seconds = num("seconds", 0.1, 600);
+  const paths = values.path === "all" ? ["loopback", "netns"] : [values.path];
+  const modes = values.mode === "all" ? MODES : [values.mode as Mode];
+  if (!paths.every((p) => p === "loopback" || p === "netns") || !modes.every((m) => MODES.includes(m))) {
+    throw new RangeError(USAGE);
+  }
+  const common = {
+    seconds,
+    msgSize: num("msg-size", HEADER, 65536),
+    lowat: num("lowat", 1, 2 ** 31 - 1),
+    sampleMs: num("sample-ms", 1, 10_000),
+  };
+  const out = (r: LatencyResult) => console.log(values.json ? JSON.stringify(r) : formatLine(r));
+  const results: LatencyResult[] = [];
+  const skipped: string[] = [];
+
+  let netnsOk = false;
+  if (paths.includes("netns")) {
+    const why = netnsUnavailable();
+    if (why === undefined) netnsOk = true;
+    else if (process.env.CI === "true") {
+      console.error(`CI=true and the netns path needs ${why}`);
+      return 1;
+    } else {
+      const msg = `netns path: needs ${why}`;
+      console.error(`SKIP ${msg}`);
+      skipped.push(msg);
+    }
+  }
+  if (paths.includes("loopback")) {
+    for (const mode of modes) {
+      const rate = num("rate", 1, 1e12);
+      const r = await runLoopback({ mode, rate, rcvbuf: num("rcvbuf", 1, 2 ** 31 - 1), ...common });
+      results.push(r);
+      out(r);
+    }
+  }
+  if (netnsOk) {
+    for (const mode of modes) {
+      const r = await runNetns({
+        mode,
+        linkRate: values["link-rate"],
+        linkBurst: values["link-burst"],
+        linkLatency: values["link-latency"],
+        ...common,
+      });
+      results.push(r);
+      out(r);
+    }
+  }
+  const log = values.json ? console.error : console.log;
+  log(
+    `\n${runtime}: ${seconds} s per run, ${common.msgSize}-byte messages; loopback: SO_RCVBUF ` +
+      `${values.rcvbuf}, reader ${values.rate} B/s; netns: tbf ${values["link-rate"]} ` +
+      `burst ${values["link-burst"]} latency ${
+        values["link-latency"]
+      }; lowLatency: lowat ${common.lowat}, latest`,
+  );
+  log(table(results, skipped));
+  return 0;
+}
+
+if (import.meta.main) {
+  // Ctrl-C or kill: finally blocks will not run, so delete this run's namespaces here.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      console.error(`${signal}: deleting this run's namespaces`);
+      for (const side of ["tx", "rx"]) {
+        spawnSync("ip", ["netns", "delete", `${NETNS_PREFIX}${process.pid}-${side}`], { stdio: "ignore" });
+      }
+      process.exit(130);
+    });
+  }
+  let code = 1;
+  try {
+    code = await main();
+  } catch (err) {
+    console.error(err instanceof RangeError ? err.message : err);
+  }
+  process.exit(code);
+}
