@@ -46,7 +46,7 @@ function checkShape(r: LatencyResult, path: LatencyResult["path"], mode: Mode): 
   else assert.ok(r.dropped > 0, "the writer dropped nothing although the reader is the bottleneck");
 }
 
-describe("bench/latency.ts", { skip: !linux && "Linux only (SO_RCVBUF via libc numbers)" }, () => {
+describe("bench/latency.ts", { skip: !linux && "Linux only: network namespaces and tc, and tuned on Linux" }, () => {
   it(
     "loopback: lowLatencyWriter's messages are younger than plain writes'",
     { timeout: 60_000 },
