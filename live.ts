@@ -219,7 +219,8 @@ export class LowLatencyWriter extends WritableStream<Uint8Array> {
  * Each chunk written is one message, written whole; closing the stream waits for the last
  * message to be handed to the runtime, not for the peer to acknowledge it (see
  * {@linkcode drained}). Aborting the stream, or `signal`, stops every wait at once. The
- * socket itself is not closed.
+ * socket itself is not closed. The stream holds each chunk until it is sent (in
+ * latest-value-wins mode, after `write()` has resolved): do not reuse a chunk's buffer.
  *
  * @param socket a Deno conn, a node:net socket or a Bun socket
  * @param options the limit and the mode
