@@ -523,7 +523,9 @@ function summaryJson(results: PhaseResult[], o: Options, interrupted: boolean) {
 async function main(): Promise<number> {
   let options: Options | undefined;
   try {
-    options = parseOptions(process.argv.slice(2));
+    // `deno task demo -- --seconds 3` passes the "--" through; npm and Bun do not.
+    const argv = process.argv.slice(2);
+    options = parseOptions(argv[0] === "--" ? argv.slice(1) : argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`demo: ${err.message}\nTry --help for the flags.\n`);
