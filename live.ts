@@ -8,8 +8,8 @@ import { inspectSync, setNotSentLowat } from "./api.ts";
 import { SockbufError } from "./errors.ts";
 import { writerOf } from "./ffi/sockets.ts";
 import { platform } from "./platform/mod.ts";
-import { INT_MAX, resolveSocket } from "./resolve.ts";
-import type { SendBuffer, SocketLike } from "./types.ts";
+import { fdOf, INT_MAX, resolveSocket } from "./resolve.ts";
+import type { BunServeRequest, DenoServeRequest, SendBuffer, SocketLike } from "./types.ts";
 
 /** Options for {@linkcode watch}. */
 export interface WatchOptions {
@@ -122,7 +122,7 @@ export async function* watch(
 
 /**
  * Waits until the peer has acknowledged every byte written: `queued` reaches 0 while the
- * connection is still up. Call it before closing, so a close does not cut off data still
+ * connection is still up, and a `node:net` socket's own write buffer is empty too. Call it before closing, so a close does not cut off data still
  * in flight. It checks every millisecond at first, backing off to every 50 ms.
  *
  * @param socket a raw fd, a Deno conn, a node:net or Bun socket, a serve request, or an address pair
@@ -161,6 +161,8 @@ export async function drained(socket: SocketLike, options: DrainedOptions = {}):
   );
   try {
     const sock = await resolveSocket(socket);
+    // Bytes a runtime still holds above the kernel (node:net's write buffer) are not sent yet.
+    const runtime = typeof socket === "object" && socket !== null ? writerOf(socket) : undefined;
     for (let wait = 1;; wait = Math.min(50, wait * 2)) {
       stop.signal.throwIfAborted();
       const buf = inspectSync(sock);
@@ -174,7 +176,7 @@ export async function drained(socket: SocketLike, options: DrainedOptions = {}):
           "ECONNRESET",
         );
       }
-      if (buf.queued === 0) return buf;
+      if (buf.queued === 0 && (runtime?.pending() ?? 0) === 0) return buf;
       await pause(wait, stop.signal);
     }
   } finally {
@@ -242,15 +244,120 @@ export class LowLatencyWriter extends WritableStream<Uint8Array> {
  * ```
  */
 export function lowLatencyWriter(socket: SocketLike, options: LowLatencyOptions = {}): LowLatencyWriter {
+  const runtime = typeof socket === "object" && socket !== null ? writerOf(socket) : undefined;
+  if (!runtime) {
+    throw new TypeError("Expected a socket to write to: a Deno conn, a node:net socket or a Bun socket");
+  }
+  return gatedWriter(socket, options, runtime);
+}
+
+/**
+ * A response body for `Deno.serve` or `Bun.serve` that keeps little data waiting in the
+ * kernel: write messages to `writable`, and answer with `new Response(readable)`. Each
+ * message is released to the runtime only once the connection's kernel buffer holds fewer
+ * than `lowat` unsent bytes and the runtime has asked for more, so the runtime's own
+ * buffering stays at about one message. `latest: true` drops stale messages as
+ * {@linkcode lowLatencyWriter} does. Closing `writable` ends the body; a client that goes
+ * away cancels `readable`, which makes the next write reject. Respond with
+ * `cache-control: no-transform`, so that `Deno.serve` does not compress the body: the
+ * writer follows its messages' bytes into the kernel.
+ *
+ * @param request `{ server, info }` inside `Deno.serve`, or `{ server, request }` inside `Bun.serve`
+ * @param options the limit and the mode
+ * @returns the body to respond with, and the stream to write messages to
+ * @throws {RangeError} if `lowat` or `pollMs` is out of range
+ *
+ * @example Stream the newest reading to a slow client (Deno.serve)
+ * ```ts
+ * import { lowLatencyBody } from "@sockbuf/sockbuf";
+ *
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (_req, info) => {
+ *   const { readable, writable } = lowLatencyBody({ server, info }, { lowat: 16 * 1024, latest: true });
+ *   (async () => {
+ *     const writer = writable.getWriter();
+ *     for (let i = 0; i < 100; i++) await writer.write(new TextEncoder().encode(`reading ${i}\n`));
+ *     await writer.close();
+ *   })();
+ *   return new Response(readable);
+ * });
+ * console.log((await (await fetch(`http://127.0.0.1:${server.addr.port}/`)).text()).split("\n").length);
+ * await server.shutdown();
+ * ```
+ */
+export function lowLatencyBody(
+  request: DenoServeRequest | BunServeRequest,
+  options: LowLatencyOptions = {},
+): { readable: ReadableStream<Uint8Array>; writable: LowLatencyWriter } {
+  let body!: ReadableStreamDefaultController<Uint8Array>;
+  let demand: (() => void) | undefined; // resolves the runtime's pending pull
+  let wake: (() => void) | undefined; // resolves a write waiting for that pull
+  let cancelled: unknown;
+  const readable = new ReadableStream<Uint8Array>({
+    start(c) {
+      body = c;
+    },
+    pull() {
+      return new Promise<void>((resolve) => {
+        demand = resolve;
+        wake?.();
+      });
+    },
+    cancel(reason) {
+      cancelled = reason ?? new Error("The response body was cancelled");
+      wake?.();
+    },
+  }, { highWaterMark: 0 });
+  const writable = gatedWriter(request, options, {
+    async write(chunk, wait) {
+      while (!demand) {
+        if (cancelled) throw cancelled;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+      if (cancelled) throw cancelled;
+      const fd = fdOf(request);
+      const before = platform().written(fd);
+      body.enqueue(chunk);
+      const pulled = demand;
+      demand = undefined;
+      pulled();
+      // A runtime may pull ahead and keep what it pulled in its own buffer (Bun does): wait
+      // until the kernel has taken this message's bytes, so at most one message waits
+      // above the kernel. Give up waiting after a second without progress, rather than
+      // hang where the runtime changes the bytes (compression).
+      if (before === undefined) return;
+      for (let last = before, still = 0; still < 1000;) {
+        if (cancelled) throw cancelled;
+        const now = platform().written(fd);
+        if (now === undefined || (now - before + 2 ** 32) % 2 ** 32 >= chunk.length) return;
+        still = now === last ? still + Math.max(1, options.pollMs ?? 1) : 0;
+        last = now;
+        await wait();
+      }
+    },
+    pending: () => 0,
+    close: () => body.close(),
+    abort: (reason) => body.error(reason),
+  });
+  return { readable, writable };
+}
+
+/** Where a gated writer's messages go. */
+interface Output {
+  write(chunk: Uint8Array, wait: () => Promise<void>): Promise<void>;
+  /** Bytes accepted and not yet given to the kernel. */
+  pending(): number;
+  close?(): void;
+  abort?(reason: unknown): void;
+}
+
+/** The writer behind {@linkcode lowLatencyWriter} and {@linkcode lowLatencyBody}. */
+function gatedWriter(socket: SocketLike, options: LowLatencyOptions, output: Output): LowLatencyWriter {
   const lowat = options.lowat ?? 16384;
   if (typeof lowat !== "number" || !Number.isInteger(lowat) || lowat < 1 || lowat > INT_MAX) {
     throw new RangeError(`Expected lowat as an integer from 1 to ${INT_MAX}, got ${lowat}`);
   }
   const pollMs = checkMs("pollMs", options.pollMs, 1);
-  const runtime = typeof socket === "object" && socket !== null ? writerOf(socket) : undefined;
-  if (!runtime) {
-    throw new TypeError("Expected a socket to write to: a Deno conn, a node:net socket or a Bun socket");
-  }
   const counts = { sent: 0, dropped: 0 };
   let ready: Promise<unknown> | undefined; // setting TCP_NOTSENT_LOWAT, once
   // Aborting the stream, or the caller's signal, ends every wait at once: no poll outlives it.
@@ -271,12 +378,12 @@ export function lowLatencyWriter(socket: SocketLike, options: LowLatencyOptions 
     for (;;) {
       stop.signal.throwIfAborted();
       const { unsent } = inspectSync(socket);
-      if ((unsent ?? 0) < lowat && runtime.pending() === 0) return;
+      if ((unsent ?? 0) < lowat && output.pending() === 0) return;
       await wait();
     }
   };
   const deliver = async (chunk: Uint8Array): Promise<void> => {
-    await runtime.write(chunk, wait);
+    await output.write(chunk, wait);
     counts.sent++;
   };
   const start = (c: WritableStreamDefaultController) => {
@@ -288,16 +395,22 @@ export function lowLatencyWriter(socket: SocketLike, options: LowLatencyOptions 
     outer?.addEventListener("abort", onAbort, { once: true });
   };
   const finish = () => outer?.removeEventListener("abort", onAbort);
+  const closed = () => {
+    finish();
+    output.close?.();
+  };
+  const aborted = (reason: unknown) => {
+    stop.abort(reason);
+    finish();
+    output.abort?.(reason);
+  };
 
   if (!options.latest) {
     return new LowLatencyWriter({
       start,
       write: (chunk) => room().then(() => deliver(chunk)),
-      close: finish,
-      abort(reason) {
-        stop.abort(reason);
-        finish();
-      },
+      close: closed,
+      abort: aborted,
     }, counts);
   }
 
@@ -330,14 +443,14 @@ export function lowLatencyWriter(socket: SocketLike, options: LowLatencyOptions 
     },
     async close() {
       while (pump) await pump;
-      finish();
       if (failure) throw failure;
+      closed();
     },
     async abort(reason) {
       parked = undefined;
       stop.abort(reason);
       while (pump) await pump;
-      finish();
+      aborted(reason);
     },
   }, counts);
 }

@@ -29,6 +29,7 @@ export { SockbufError } from "./errors.ts";
 export {
   drained,
   type DrainedOptions,
+  lowLatencyBody,
   type LowLatencyOptions,
   LowLatencyWriter,
   lowLatencyWriter,

@@ -228,6 +228,15 @@ export const darwin: Platform = {
       "setsockopt",
     );
   },
+  written(fd) {
+    // write_seq = snd_una + sb_cc, and snd_una = snd_nxt − (snd_max − snd_una) while nothing
+    // is being retransmitted (snd_nxt = snd_max): sequence numbers, so modulo 2^32.
+    const n = lib().getsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_INFO, info);
+    if (n < TXUNACKED.end) return undefined;
+    const sndNxt = infoView.getUint32(52, true);
+    const txunacked = infoView.getUint32(TXUNACKED.offset, true);
+    return (sndNxt - txunacked + infoView.getUint32(SBBYTES.offset, true)) >>> 0;
+  },
   setReceiveBuffer(fd, bytes) {
     intView.setUint32(0, bytes, true);
     check(

@@ -146,6 +146,8 @@ export function decodeLinuxTcpInfoByTable(
 const info = new Uint8Array(512); // more than any known tcp_info, so a longer one shows in `length`
 const head = new Uint8Array(32); // tcp_info through tcpi_sacked
 const headView = new DataView(head.buffer);
+const acked = new Uint8Array(128); // tcp_info through tcpi_bytes_acked (Linux 4.1)
+const ackedView = new DataView(acked.buffer);
 const int = new Uint8Array(4);
 const intView = new DataView(int.buffer);
 const meminfo = new Uint8Array(36); // u32 sk_meminfo[SK_MEMINFO_VARS = 9]
@@ -223,6 +225,14 @@ export const linux: Platform = {
       "set TCP_NOTSENT_LOWAT",
       "setsockopt",
     );
+  },
+  written(fd) {
+    // bytes_acked + SIOCOUTQ = write_seq − the first data byte's sequence number
+    const c = libc(SPEC);
+    const n = c.getsockopt(fd, LINUX.IPPROTO_TCP, LINUX.TCP_INFO, acked);
+    const queued = c.ioctlInt!(fd, LINUX.SIOCOUTQ);
+    if (n < 128 || queued < 0) return undefined;
+    return ackedView.getUint32(120, true) + ackedView.getUint32(124, true) * 2 ** 32 + queued;
   },
   setReceiveBuffer(fd, bytes) {
     intView.setUint32(0, bytes, true);

@@ -15,6 +15,12 @@ export interface Platform {
   getNotSentLowat(fd: number): number;
   setNotSentLowat(fd: number, bytes: number): void;
   /**
+   * How many bytes the application has written into the socket since it opened, counted by
+   * the kernel (modulo 2^32 on macOS); `undefined` where the OS does not say. The difference
+   * between two readings is what the runtime handed to the kernel in between.
+   */
+  written(fd: number): number | undefined;
+  /**
    * Sets `SO_RCVBUF` (for the demo and benchmarks, which play a slow reader: set it on a
    * listening socket before it accepts, so the window scale fits).
    */

@@ -18,6 +18,7 @@ export function unsupported(os: string): Platform {
     setNotSentLowat: fail,
     error: fail,
     setReceiveBuffer: fail,
+    written: fail,
     sockets: {
       openFds: fail,
       address: fail,

@@ -113,4 +113,39 @@ describe("examples", { skip: !unix && "Linux and macOS only" }, () => {
       assert.equal(r.stdout, "");
     }
   });
+  it("examples/deno_stream.ts streams with lowLatencyBody and keeps unsent near lowat (Deno)", (t) => {
+    if (!needs(t, hasTool("deno"), "deno on PATH")) return;
+    const out = runExample("deno", ["run", "--allow-ffi", "--allow-net", "examples/deno_stream.ts"]);
+    checkStream(out);
+  });
+
+  it("examples/bun_stream.ts streams with lowLatencyBody and keeps unsent near lowat (Bun)", (t) => {
+    if (!needs(t, hasTool("bun"), "bun on PATH")) return;
+    checkStream(runExample("bun", ["examples/bun_stream.ts"]));
+  });
+
+  for (const rt of ["deno", "bun"]) {
+    it(`examples/graceful_close.ts closes only after every byte is acknowledged (${rt})`, (t) => {
+      if (!needs(t, hasTool(rt), `${rt} on PATH`)) return;
+      const out = rt === "deno"
+        ? runExample("deno", ["run", "--allow-ffi", "--allow-net", "examples/graceful_close.ts"])
+        : runExample("bun", ["examples/graceful_close.ts"]);
+      assert.match(out, /all acknowledged after \d+ ms \(queued 0, ESTABLISHED\), closing/);
+      assert.match(out, /client: received 4194304 of 4194304 bytes/);
+    });
+  }
 });
+
+/** The stream examples: the server sent and dropped readings, unsent stayed near lowat. */
+function checkStream(out: string): void {
+  const m =
+    /server: (\d+) readings sent, (\d+) dropped, at most (\d+) bytes unsent in the kernel \(lowat (\d+)\)/
+      .exec(out);
+  assert.ok(m, out);
+  const [sent, dropped, unsent, lowat] = m.slice(1).map(Number);
+  assert.ok(sent > 0 && dropped > 0, out);
+  assert.ok(unsent <= lowat + 1024, `unsent ${unsent} with lowat ${lowat}`);
+  const c = /client: (\d+) readings in \d+ bytes; the newest was (\d+) ms old/.exec(out);
+  assert.ok(c && Number(c[1]) > 0, out);
+  assert.ok(Number(c[2]) < 2000, `the client saw data ${c[2]} ms old`);
+}
