@@ -68,6 +68,8 @@ export interface StalledPair {
   clientFd: number;
   clientPort: number;
   serverPort: number;
+  /** Bytes the server side has read since `resumeReader()`. */
+  read: number;
   /** Lets the server side read (and discard) from now on. */
   resumeReader(): void;
   /** Closes the server side at once; unread data makes the kernel send RST. */
@@ -76,11 +78,15 @@ export interface StalledPair {
 }
 
 /** Opens a loopback connection (IPv4 or IPv6) whose accepting side does not read. */
-export async function stalledPair(host = "127.0.0.1"): Promise<StalledPair> {
+export async function stalledPair(
+  host = "127.0.0.1",
+  options: { rcvbuf?: number } = {},
+): Promise<StalledPair> {
   const accepted: net.Socket[] = [];
   const server = net.createServer({ pauseOnConnect: true }, (s) => accepted.push(s));
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const serverPort = (server.address() as net.AddressInfo).port;
+  if (options.rcvbuf) platform().setReceiveBuffer(fdByLocalPort(serverPort), options.rcvbuf);
   const client = net.connect(serverPort, host);
   await new Promise<void>((resolve, reject) => {
     client.once("connect", resolve);
@@ -88,14 +94,19 @@ export async function stalledPair(host = "127.0.0.1"): Promise<StalledPair> {
   });
   while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
   const clientPort = client.localPort!;
-  return {
+  const pair: StalledPair = {
     client,
     server,
     clientFd: (await resolveSocket(client)).fd,
     clientPort,
     serverPort,
+    read: 0,
     resumeReader() {
-      for (const s of accepted) s.on("data", () => {}).resume();
+      for (const s of accepted) {
+        s.on("data", (d: Uint8Array) => {
+          pair.read += d.length;
+        }).resume();
+      }
     },
     resetReader() {
       for (const s of accepted) s.on("error", () => {}).destroy();
@@ -106,6 +117,7 @@ export async function stalledPair(host = "127.0.0.1"): Promise<StalledPair> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+  return pair;
 }
 
 /** Sleeps `ms` milliseconds. */

@@ -73,17 +73,26 @@ describe("watch()", { skip: !unix && "Linux and macOS only" }, () => {
 
 describe("drained()", { skip: !unix && "Linux and macOS only" }, () => {
   it("times out with a TimeoutError while the reader stalls, and resolves once it reads", async () => {
-    const pair = await stalledPair();
+    // A 4 KiB receive buffer: an acknowledgement then means the reader has read all but
+    // what that buffer holds (the kernel doubles it: 8 KiB).
+    const pair = await stalledPair("127.0.0.1", { rcvbuf: 4096 });
     try {
-      pair.client.write(new Uint8Array(256 * 1024));
+      const total = 1 << 20;
+      pair.client.write(new Uint8Array(total));
       await sleep(50);
       const t0 = performance.now();
       await assert.rejects(drained(pair.client, { timeoutMs: 100 }), { name: "TimeoutError" });
       assert.ok(performance.now() - t0 >= 90);
+      assert.equal(pair.read, 0);
       pair.resumeReader();
       const buf = await drained(pair.client, { timeoutMs: 5000 });
+      assert.ok(
+        pair.read >= total - 8192 - 65536,
+        `resolved when the reader had read ${pair.read} of ${total}`,
+      );
       assert.equal(buf.queued, 0);
       assert.equal((await inspect(pair.client)).queued, 0);
+      assert.equal(pair.client.writableLength, 0);
     } finally {
       await pair.close();
     }
@@ -253,12 +262,24 @@ describe("lowLatencyWriter()", { skip: !unix && "Linux and macOS only" }, () => 
             accepted++;
           }
         })().catch(() => {});
+        // Sample unsent every 2 ms while the writes go through and then block.
         let last = -1;
+        let maxUnsent = 0;
+        let samples = 0;
         for (let stable = 0, i = 0; stable < 5 && i < 200; i++) {
-          await sleep(40);
+          for (const end = performance.now() + 40; performance.now() < end;) {
+            maxUnsent = Math.max(maxUnsent, (await inspect(socket as never)).unsent!);
+            samples++;
+            await sleep(2);
+          }
           stable = accepted === last ? stable + 1 : 0;
           last = accepted;
         }
+        assert.ok(samples > 50, `${samples} samples`);
+        assert.ok(
+          maxUnsent <= lowat + message.length,
+          `sampled unsent reached ${maxUnsent} with lowat ${lowat}`,
+        );
         const buf = await inspect(socket as never);
         assert.ok(accepted > 0 && accepted < 100_000, `writes should block, ${accepted} accepted`);
         assert.ok(buf.unsent! < lowat + message.length, `unsent ${buf.unsent} with lowat ${lowat}`);
@@ -282,11 +303,16 @@ describe("lowLatencyWriter()", { skip: !unix && "Linux and macOS only" }, () => 
         const stream = lowLatencyWriter(socket as never, { lowat, latest: true });
         const writer = stream.getWriter();
         const total = 5000;
+        let maxUnsent = 0;
         for (let i = 0; i < total; i++) {
           await writer.write(message);
-          if (i % 100 === 0) await sleep(1);
+          if (i % 100 === 0) {
+            maxUnsent = Math.max(maxUnsent, (await inspect(socket as never)).unsent!);
+            await sleep(1);
+          }
         }
         const buf = await inspect(socket as never);
+        assert.ok(maxUnsent <= lowat + message.length, `sampled unsent reached ${maxUnsent}`);
         assert.ok(stream.dropped > 0, "a stalled reader must make the writer drop messages");
         assert.ok(stream.sent + stream.dropped <= total);
         // Every message is sent or dropped, but for at most two: one being handed to the
