@@ -29,7 +29,11 @@ export interface DrainedOptions {
 
 /** Options for {@linkcode lowLatencyWriter}. */
 export interface LowLatencyOptions {
-  /** The most unsent bytes to let wait in the kernel (`TCP_NOTSENT_LOWAT`); default 16384. */
+  /**
+   * The most unsent bytes to let wait in the kernel (`TCP_NOTSENT_LOWAT`); default 16384.
+   * Size it to the path: about 16 ms of its rate keeps the link busy without a queue
+   * (16 KiB at 1 MB/s; on a 1 Mbit/s link, 2 KiB — 16 KiB would be 130 ms of waiting).
+   */
   lowat?: number;
   /**
    * Latest value wins: a message still waiting when a newer one arrives is dropped, and

@@ -16,7 +16,7 @@
 import * as net from "node:net";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { listenReceiver, type Mode, MODES, send, wallClock } from "./latency.ts";
+import { listenReceiver, type Mode, MODES, NETNS_LOWAT, send, wallClock } from "./latency.ts";
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -27,7 +27,7 @@ const { values, positionals } = parseArgs({
     mode: { type: "string", default: "naive" },
     seconds: { type: "string", default: "5" },
     "msg-size": { type: "string", default: "128" },
-    lowat: { type: "string", default: "16384" },
+    lowat: { type: "string", default: String(NETNS_LOWAT) },
     "sample-ms": { type: "string", default: "50" },
   },
 });

@@ -2,8 +2,8 @@
  * How old a message is when it arrives: plain writes against `lowLatencyWriter`, with a
  * slow reader.
  *
- *   deno run --allow-all bench/latency.ts [--seconds 5] [--path loopback|netns|all] [--json]
- *   bun bench/latency.ts [same flags]
+ *   deno run --allow-all bench/latency.ts [--seconds 5] [--path loopback|netns|all] [--svg DIR] [--json]
+ *   bun bench/latency.ts [same flags]     (--help lists them all)
  *
  * The sender writes small fixed-size messages (a send timestamp, a sequence number,
  * padding) as fast as the socket takes them; the receiver records each message's age on
@@ -11,50 +11,86 @@
  * - `naive`: node:net `socket.write()` in a loop, waiting for 'drain' whenever it returns
  *   false (so node's own buffer stays small; the kernel's send buffer fills).
  * - `lowLatency`: `lowLatencyWriter(socket, { lowat, latest: true })`, a new message
- *   written to it on every turn of the event loop; stale messages are dropped.
+ *   written to it on every turn of the event loop; stale messages are dropped. `lowat` is
+ *   16 ms of the path's bottleneck rate: 16 KiB on loopback (`--lowat`), 2 KiB across the
+ *   1 Mbit/s link (`--link-lowat`).
  *
- * Two paths:
+ * Two paths, both modes with the same settings:
  * - `loopback` (no privileges): one process, 127.0.0.1. The listening socket gets
  *   SO_RCVBUF `--rcvbuf` (default 16 KiB; inherited by the accepted socket) and the
  *   receiver reads at `--rate` bytes/s (default 1 MiB/s; a token bucket). Clock:
- *   `performance.now()`.
+ *   `performance.now()`. Congestion control: the host's.
  * - `netns` (root, `ip`, `tc`): two network namespaces made for the run (`sockbuf-lat-<pid>-tx`
  *   and `-rx`) joined by a veth pair, with `tbf rate 1mbit burst 32kbit latency 50ms` on the
- *   sender's veth (`--link-rate`, `--link-burst`, `--link-latency`); the receiver and the
- *   sender run in their own namespaces (`ip netns exec`, the same runtime from PATH, on
- *   bench/_latency_peer.ts), so the host's network is never touched. The namespaces are
- *   deleted afterwards, and ones left by a crashed run (whose pid is gone) at the start.
- *   The receiver reads as fast as it can: the link is the bottleneck. A 50 ms tbf queue
- *   keeps the link's own queueing (and loss recovery) small next to the send buffer's;
- *   with 400 ms, ages swing by a second from run to run. Clock: `performance.timeOrigin +
- *   performance.now()` in each process — the machine's wall clock at sub-ms resolution
- *   (each peer reports its distance from `Date.now()`; a warning is printed past 5 ms).
- *   Without root, `ip` or `tc` the path is skipped with a message; under CI=true it fails.
+ *   sender's veth (`--link-rate`, `--link-burst`, `--link-latency`; the queue holds about
+ *   10 KB); the receiver and the sender run in their own namespaces (`ip netns exec`, the
+ *   same runtime from PATH, on bench/_latency_peer.ts), so the host's network is never
+ *   touched. The sender's namespace gets `net.ipv4.tcp_congestion_control=bbr` (`--cc`; set
+ *   inside it, never on the host), so the result does not depend on the host's default;
+ *   a new namespace can choose only among the host's `tcp_allowed_congestion_control`.
+ *   The namespaces are deleted afterwards, and ones left by a crashed run (whose pid is
+ *   gone) at the start. The receiver reads as fast as it can: the link is the bottleneck.
+ *   Clock: `performance.timeOrigin + performance.now()` in each process — the machine's wall
+ *   clock at sub-ms resolution (each peer reports its distance from `Date.now()`; a warning
+ *   is printed past 5 ms). Without root, `ip` or `tc` the path is skipped with a message;
+ *   under CI=true it fails.
+ *
+ * Why these link settings (measured, Linux 6.18; the chart shows each effect):
+ * - `lowat` 16 KiB across the link gave lowLatency p99 of 600–800 ms. Not the unsent bytes
+ *   alone (16 KiB is 130 ms at 125 KB/s, so p50 was ~190 ms): with 16 KiB unsent the
+ *   kernel builds multi-segment skbs, so TCP small queues lets ~10 KB of them into the
+ *   shaper, which sits on the sender's own veth; BBR's startup grows cwnd until bandwidth
+ *   stops growing and overflows the ~10 KB tbf queue: 30% of the bytes sent in the first
+ *   ~0.7 s were retransmissions, and every message behind them waited for the loss
+ *   recovery (ages climbed to 600 ms, exactly as naive's did), then spikes to 300 ms at
+ *   each later loss. With 2 KiB, skbs stay ~2 KB, the shaper holds one (`tc -s qdisc`:
+ *   backlog 1p), nothing is lost (retrans 0%), RTT ~17 ms.
+ * - Congestion control: with reno (the other one a namespace may pick here) lowLatency is
+ *   as good (p99 ~60 ms), but naive's send buffer stays small — autotuning sizes it from
+ *   cwnd, which reno's losses at the 10 KB queue keep small — so naive's p99 is ~950 ms and
+ *   the ratio ~16×. With bbr (the host's default here), startup grows cwnd and with it the
+ *   send buffer (~200 KB, 2–3 s of age after 5 s). Both are real; bbr is set explicitly.
+ * - A deeper tbf queue (100–400 ms) makes lowLatency worse (BBR's startup fills it: p99
+ *   270–500 ms, lowat 4 KiB), and a 1600-byte burst loses more, not less. No warm-up is excluded:
+ *   every number covers the whole run.
+ * Because the shaper is on the sender's own interface, TCP small queues applies to it, as
+ * on a host whose own uplink (Wi-Fi, a modem) is the bottleneck; a shaper in a router
+ * further on would not limit in-flight data that way.
  *
  * The receivers use the runtime's own sockets (`Deno.listen`, `Bun.listen`); the senders
  * use node:net in both runtimes.
  *
- * Prints one line per result (`--json`: one JSON object per line; the table then goes to
- * stderr):
+ * Prints one line per result (`--json`: one JSON object per line, without the timeline;
+ * the table then goes to stderr):
  *   <runtime> latency_<path>_<mode> sent=… received=… dropped=… p50_ms=… p99_ms=… max_ms=…
- *     goodput_Bps=… mean_queued_b=… mean_unsent_b=… samples=… seconds=… msg_b=…
- * then a table. `sent` counts messages handed to the socket (naive: `socket.write` calls;
- * lowLatency: the writer's `sent`); `received` those that arrived whole within the run;
- * goodput is received message bytes (header included) per second; `mean_queued_b` and
- * `mean_unsent_b` average the sender's `inspect()` taken every `--sample-ms` by `watch()`.
+ *     goodput_Bps=… mean_queued_b=… mean_unsent_b=… samples=… seconds=… msg_b=… cc=…
+ *     retrans_pct=… rtos=… srtt_ms=… min_rtt_ms=…
+ * then a table, one line per path comparing the modes with the issue's requirement
+ * (lowLatency's p99 at least 20× lower, goodput within 10%), and the charts written. `sent`
+ * counts messages handed to the socket (naive: `socket.write` calls; lowLatency: the
+ * writer's `sent`); `received` those that arrived whole within the run; goodput is
+ * received message bytes (header included) per second; `mean_queued_b` and `mean_unsent_b`
+ * average the sender's `inspect()` taken every `--sample-ms` by `watch()`; `retrans_pct`,
+ * `rtos`, `srtt_ms`, `min_rtt_ms` are the sender's `tcpInfo()` at the end.
+ *
+ * Charts (`--svg DIR`, default bench/out; `--svg ""` for none): one SVG per path,
+ * `latency-<runtime>-<path>.svg`, message age (log scale) over arrival time, one series per
+ * mode (median per time bin, and a band from the bin's youngest to its oldest message), and
+ * ticks where the sender retransmitted (its `tcpInfo()`, sampled every `--sample-ms`).
  *
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as net from "node:net";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { lowLatencyWriter, watch } from "../mod.ts";
+import { lowLatencyWriter, tcpInfo, watch } from "../mod.ts";
 import { platform } from "../platform/mod.ts";
+import { binWidth, renderChart, timeline, type TimelineBin, writeChart } from "./latency_chart.ts";
 
 export const runtime: "bun" | "deno" = "Bun" in globalThis ? "bun" : "deno";
 
@@ -127,6 +163,10 @@ export interface ReceiverStats {
   bytes: number;
   /** Age of each message on arrival, ms. */
   ages: number[];
+  /** When each message arrived (same order as `ages`): ms since the connection was accepted. */
+  arrivals: number[];
+  /** When the connection was accepted, on the receiver's clock (the origin of `arrivals`). */
+  startedAt?: number;
   /** Messages whose sequence number was not above the previous one's (should be 0). */
   outOfOrder: number;
   /** First error in the stream, if any (corrupt framing, socket error). */
@@ -138,23 +178,33 @@ const MAX_AGES = 4_000_000;
 
 /** Records each whole message's age. */
 class Recorder {
-  readonly stats: ReceiverStats = { received: 0, bytes: 0, ages: [], outOfOrder: 0 };
+  readonly stats: ReceiverStats = { received: 0, bytes: 0, ages: [], arrivals: [], outOfOrder: 0 };
   readonly #reader: MessageReader;
   #lastSeq = -1;
+  #start: number | undefined;
 
   constructor(readonly msgSize: number, readonly clock: () => number) {
     this.#reader = new MessageReader(msgSize);
   }
 
   /** Feeds a chunk received now; false (and `stats.error` set) if the stream is corrupt. */
+  /** Marks the start of the stream: arrival times count from here. */
+  begin(): void {
+    this.stats.startedAt = this.#start = this.clock();
+  }
+
   push(chunk: Uint8Array): boolean {
     const now = this.clock();
+    const at = Math.round((now - (this.#start ??= now)) * 10) / 10;
     const s = this.stats;
     try {
       this.#reader.push(chunk, (seq, sentAt) => {
         s.received++;
         s.bytes += this.msgSize;
-        if (s.ages.length < MAX_AGES) s.ages.push(now - sentAt);
+        if (s.ages.length < MAX_AGES) {
+          s.ages.push(now - sentAt);
+          s.arrivals.push(at);
+        }
         if (seq <= this.#lastSeq) s.outOfOrder++;
         this.#lastSeq = seq;
       });
@@ -253,6 +303,7 @@ export function listenReceiver(opts: ReceiverOptions): Receiver {
   let onAccept: (() => void) | undefined;
   let acceptedYet = false;
   const markAccepted = () => {
+    rec.begin();
     acceptedYet = true;
     onAccept?.();
   };
@@ -392,6 +443,45 @@ export interface SenderStats {
   maxUnsent: number;
   samples: number;
   seconds: number;
+  /** The sender's `tcp_info` at the end of the run (Linux), or undefined. */
+  tcp?: TcpSummary;
+  /**
+   * Retransmissions seen by the sampler: [the sender's clock, bytes retransmitted since the
+   * previous sample] whenever `tcpi_bytes_retrans` grew.
+   */
+  retrans: [number, number][];
+}
+
+/** What the sender's `tcp_info` said at the end of a run. */
+export interface TcpSummary {
+  bytesSent: number;
+  bytesRetrans: number;
+  /** Retransmission timeouts. */
+  rtos: number;
+  /** Smoothed RTT, ms. */
+  srttMs: number;
+  /** Lowest RTT seen, ms. */
+  minRttMs: number;
+  /** Congestion window, segments. */
+  cwnd: number;
+}
+
+/** The socket's `tcp_info`, summarised; undefined where it is not Linux's or fails. */
+async function tcpSummary(socket: net.Socket): Promise<TcpSummary | undefined> {
+  try {
+    const i = await tcpInfo(socket);
+    if (i.os !== "linux") return undefined;
+    return {
+      bytesSent: i.bytesSent ?? NaN,
+      bytesRetrans: i.bytesRetrans ?? NaN,
+      rtos: i.totalRto ?? NaN,
+      srttMs: (i.rtt ?? NaN) / 1000,
+      minRttMs: (i.minRtt ?? NaN) / 1000,
+      cwnd: i.sndCwnd ?? NaN,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Resolves true on `event`, false once `ms` have passed; leaves no listener or timer. */
@@ -432,12 +522,22 @@ export async function send(
   let unsentSum = 0;
   let maxUnsent = 0;
   let samples = 0;
+  const retrans: [number, number][] = [];
+  let lastTcp: TcpSummary | undefined;
   const sampler = (async () => {
+    let retransSeen = 0;
     for await (const buf of watch(socket, { intervalMs: opts.sampleMs ?? 50, signal: sampling.signal })) {
       queuedSum += buf.queued;
       unsentSum += buf.unsent ?? 0;
       maxUnsent = Math.max(maxUnsent, buf.unsent ?? 0);
       samples++;
+      const info = await tcpSummary(socket);
+      lastTcp = info ?? lastTcp;
+      const bytes = info?.bytesRetrans;
+      if (bytes !== undefined && bytes > retransSeen) {
+        retrans.push([Math.round(clock() * 10) / 10, bytes - retransSeen]);
+        retransSeen = bytes;
+      }
     }
   })();
   const t0 = performance.now();
@@ -472,6 +572,8 @@ export async function send(
     sampling.abort();
     await sampler;
   }
+  // At the end, or the last sample's if the socket has gone (the receiver may stop first).
+  const tcp = (await tcpSummary(socket)) ?? lastTcp;
   return {
     mode,
     produced: seq,
@@ -482,6 +584,8 @@ export async function send(
     maxUnsent,
     samples,
     seconds: (performance.now() - t0) / 1000,
+    tcp,
+    retrans,
   };
 }
 
@@ -493,6 +597,8 @@ export interface LatencyResult {
   runtime: string;
   path: "loopback" | "netns";
   mode: Mode;
+  /** The sender's congestion control (its namespace's default). */
+  cc: string;
   seconds: number;
   msgSize: number;
   produced: number;
@@ -509,6 +615,19 @@ export interface LatencyResult {
   maxUnsent: number;
   samples: number;
   outOfOrder: number;
+  /** Bytes the sender retransmitted, % of bytes it sent (its `tcp_info`); NaN if unknown. */
+  retransPct: number;
+  /** The sender's retransmission timeouts; NaN if unknown. */
+  rtos: number;
+  /** The sender's smoothed and lowest RTT at the end, ms; NaN if unknown. */
+  srttMs: number;
+  minRttMs: number;
+  /** Width of the timeline's bins, ms. */
+  binMs: number;
+  /** Age over time, binned by arrival (for the chart; left out of `--json` lines). */
+  timeline: TimelineBin[];
+  /** When the sender retransmitted (seconds on the timeline's axis) and how many bytes. */
+  retrans: { t: number; bytes: number }[];
 }
 
 /** The nearest-rank percentile (`p` from 0 to 1) of ascending `sorted`; NaN when empty. */
@@ -523,13 +642,17 @@ function combine(
   rx: Omit<ReceiverStats, "error">,
   rxSeconds: number,
   msgSize: number,
+  cc: string,
 ): LatencyResult {
   const ages = Float64Array.from(rx.ages).sort();
   const sorted = Array.from(ages);
+  const binMs = binWidth(tx.seconds * 1000);
+  const t = tx.tcp;
   return {
     runtime,
     path,
     mode: tx.mode,
+    cc,
     seconds: tx.seconds,
     msgSize,
     produced: tx.produced,
@@ -545,6 +668,13 @@ function combine(
     maxUnsent: tx.maxUnsent,
     samples: tx.samples,
     outOfOrder: rx.outOfOrder,
+    retransPct: t ? (100 * t.bytesRetrans) / t.bytesSent : NaN,
+    rtos: t ? t.rtos : NaN,
+    srttMs: t ? t.srttMs : NaN,
+    minRttMs: t ? t.minRttMs : NaN,
+    binMs,
+    timeline: timeline(rx.arrivals, rx.ages, binMs),
+    retrans: tx.retrans.map(([at, bytes]) => ({ t: (at - (rx.startedAt ?? at)) / 1000, bytes })),
   };
 }
 
@@ -555,11 +685,16 @@ export function formatLine(r: LatencyResult): string {
   return `${r.runtime} latency_${r.path}_${r.mode} sent=${r.sent} received=${r.received} dropped=${r.dropped}` +
     ` p50_ms=${f(r.p50Ms)} p99_ms=${f(r.p99Ms)} max_ms=${f(r.maxMs)} goodput_Bps=${f(r.goodputBps, 0)}` +
     ` mean_queued_b=${f(r.meanQueued, 0)} mean_unsent_b=${f(r.meanUnsent, 0)} max_unsent_b=${r.maxUnsent}` +
-    ` samples=${r.samples} out_of_order=${r.outOfOrder} seconds=${f(r.seconds, 2)} msg_b=${r.msgSize}`;
+    ` samples=${r.samples} out_of_order=${r.outOfOrder} seconds=${f(r.seconds, 2)} msg_b=${r.msgSize}` +
+    ` cc=${r.cc} retrans_pct=${f(r.retransPct, 2)} rtos=${r.rtos} srtt_ms=${f(r.srttMs, 2)}` +
+    ` min_rtt_ms=${f(r.minRttMs, 3)}`;
 }
 
 // ---------------------------------------------------------------------------------------
 // Path (a): loopback, small receive buffer, rate-limited reader
+
+/** The writer's default `lowat` on loopback: 16 KiB, 16 ms of the reader's 1 MiB/s. */
+export const LOOPBACK_LOWAT = 16384;
 
 /** Options for {@linkcode runLoopback}. */
 export interface LoopbackOptions {
@@ -572,10 +707,19 @@ export interface LoopbackOptions {
   rcvbuf?: number;
   /** Message size in bytes; default 128. */
   msgSize?: number;
-  /** The writer's `lowat`; default 16384. */
+  /** The writer's `lowat`; default {@linkcode LOOPBACK_LOWAT}. */
   lowat?: number;
   /** Milliseconds between samples of the sender's buffer; default 50. */
   sampleMs?: number;
+}
+
+/** This namespace's default congestion control, or "?" if unreadable. */
+function hostCc(): string {
+  try {
+    return readFileSync("/proc/sys/net/ipv4/tcp_congestion_control", "utf8").trim();
+  } catch {
+    return "?";
+  }
 }
 
 /** The listening socket's fd: the receive buffer is set there, before any accept. */
@@ -619,13 +763,13 @@ export async function runLoopback(options: LoopbackOptions): Promise<LatencyResu
       seconds,
       msgSize,
       clock: monoClock,
-      lowat: options.lowat,
+      lowat: options.lowat ?? LOOPBACK_LOWAT,
       sampleMs: options.sampleMs,
     });
     rx.stop();
     const rxSeconds = (performance.now() - rxStart) / 1000;
     if (rx.stats.error) throw new Error(`Receiver: ${rx.stats.error}`);
-    return combine("loopback", tx, rx.stats, rxSeconds, msgSize);
+    return combine("loopback", tx, rx.stats, rxSeconds, msgSize, hostCc());
   } finally {
     client?.destroy();
     rx.close();
@@ -637,6 +781,14 @@ export async function runLoopback(options: LoopbackOptions): Promise<LatencyResu
 
 /** Every namespace this benchmark creates starts with this, then the creating process's pid. */
 export const NETNS_PREFIX = "sockbuf-lat-";
+/**
+ * The writer's default `lowat` across the 1 Mbit/s link: 2 KiB, 16 ms of the link's 125 KB/s
+ * (as 16 KiB is of loopback's 1 MiB/s reader). 16 KiB here would be 130 ms of unsent data
+ * alone, and lets the kernel build multi-segment skbs that overflow the shaper (see the module doc).
+ */
+export const NETNS_LOWAT = 2048;
+/** The sender namespace's default congestion control (see the module doc). */
+export const NETNS_CC = "bbr";
 const TX_ADDR = "10.254.77.1";
 const RX_ADDR = "10.254.77.2";
 
@@ -725,7 +877,14 @@ export interface NetnsOptions {
   linkBurst?: string;
   /** tbf latency (bounds its queue: rate × latency + burst bytes); default "50ms". */
   linkLatency?: string;
+  /**
+   * Congestion control for the sender's namespace (`net.ipv4.tcp_congestion_control`, set
+   * inside it only; a new namespace may choose among the host's
+   * `net.ipv4.tcp_allowed_congestion_control`); default {@linkcode NETNS_CC}.
+   */
+  cc?: string;
   msgSize?: number;
+  /** The writer's `lowat`; default {@linkcode NETNS_LOWAT}. */
   lowat?: number;
   sampleMs?: number;
 }
@@ -834,6 +993,9 @@ export async function runNetns(options: NetnsOptions): Promise<LatencyResult> {
       "latency",
       options.linkLatency ?? "50ms",
     ]);
+    const setCc = `net.ipv4.tcp_congestion_control=${options.cc ?? NETNS_CC}`;
+    cmd("ip", ["netns", "exec", tx, "sysctl", "-qw", setCc]);
+    const cc = cmd("ip", ["netns", "exec", tx, "sysctl", "-n", "net.ipv4.tcp_congestion_control"]).trim();
     const common = ["--seconds", String(seconds), "--msg-size", String(msgSize)];
     const stdio: ["ignore", "pipe", "inherit"] = ["ignore", "pipe", "inherit"];
     const receiver = new ChildLines(
@@ -854,7 +1016,7 @@ export async function runNetns(options: NetnsOptions): Promise<LatencyResult> {
           "--mode",
           options.mode,
           "--lowat",
-          String(options.lowat ?? 16384),
+          String(options.lowat ?? NETNS_LOWAT),
           "--sample-ms",
           String(options.sampleMs ?? 50),
           ...common,
@@ -877,7 +1039,7 @@ export async function runNetns(options: NetnsOptions): Promise<LatencyResult> {
         console.error(`warning: ${who}'s timeOrigin+now() is ${skew.toFixed(1)} ms from Date.now()`);
       }
     }
-    return combine("netns", txStats, rxStats, rxStats.seconds, msgSize);
+    return combine("netns", txStats, rxStats, rxStats.seconds, msgSize, cc);
   } finally {
     for (const c of children) c.kill();
     for (const ns of [tx, rx]) {
@@ -891,9 +1053,104 @@ export async function runNetns(options: NetnsOptions): Promise<LatencyResult> {
 // ---------------------------------------------------------------------------------------
 // CLI
 
+/** The issue's requirement: lowLatency's p99 age at least this many times lower than naive's… */
+export const REQUIRED_P99_RATIO = 20;
+/** …with goodput within this fraction of naive's. */
+export const GOODPUT_TOLERANCE = 0.1;
+
+/** How lowLatency compares with naive on one path. */
+export interface Comparison {
+  path: LatencyResult["path"];
+  /** naive p99 / lowLatency p99. */
+  p99Ratio: number;
+  /** lowLatency goodput / naive goodput. */
+  goodputRatio: number;
+  /** Both parts of the requirement hold. */
+  ok: boolean;
+}
+
+/** Compares the two modes' results of one path. */
+export function compare(naive: LatencyResult, low: LatencyResult): Comparison {
+  if (naive.mode !== "naive" || low.mode !== "lowLatency" || naive.path !== low.path) {
+    throw new Error("compare(naive, lowLatency) of one path");
+  }
+  const p99Ratio = naive.p99Ms / low.p99Ms;
+  const goodputRatio = low.goodputBps / naive.goodputBps;
+  return {
+    path: naive.path,
+    p99Ratio,
+    goodputRatio,
+    ok: p99Ratio >= REQUIRED_P99_RATIO && Math.abs(goodputRatio - 1) <= GOODPUT_TOLERANCE,
+  };
+}
+
+/** One line saying how a comparison stands against the requirement. */
+export function formatComparison(c: Comparison): string {
+  const p99Ok = c.p99Ratio >= REQUIRED_P99_RATIO;
+  const gOk = Math.abs(c.goodputRatio - 1) <= GOODPUT_TOLERANCE;
+  return `${c.path}: p99 naive/lowLatency = ${f(c.p99Ratio)}x (need >= ${REQUIRED_P99_RATIO}x: ` +
+    `${p99Ok ? "ok" : "FAIL"}); goodput lowLatency/naive = ${f(c.goodputRatio, 3)} (need ` +
+    `${1 - GOODPUT_TOLERANCE}..${1 + GOODPUT_TOLERANCE}: ${gOk ? "ok" : "FAIL"})`;
+}
+
+const COLORS: Record<Mode, string> = { naive: "#d62728", lowLatency: "#1f77b4" };
+
+/**
+ * Writes the chart of one path's results (one series per mode) to
+ * `<dir>/latency-<runtime>-<path>.svg`; returns the file's path. `settings` are the lines
+ * under the title.
+ */
+export function writeLatencyChart(
+  dir: string,
+  results: readonly LatencyResult[],
+  settings: string[],
+): string {
+  const path = results[0]?.path;
+  if (!path || results.some((r) => r.path !== path)) throw new Error("One path's results, at least one");
+  const svg = renderChart({
+    title: `sockbuf: message age over time, ${runtime}, ${path}`,
+    subtitle: settings,
+    binMs: Math.max(...results.map((r) => r.binMs)),
+    series: results.map((r) => ({
+      key: r.mode,
+      label: `${r.mode}: p50 ${f(r.p50Ms)} ms, p99 ${f(r.p99Ms)} ms, goodput ${f(r.goodputBps / 1024)} KiB/s`,
+      color: COLORS[r.mode],
+      bins: r.timeline,
+      retrans: r.retrans,
+    })),
+  });
+  return writeChart(dir, `latency-${runtime}-${path}.svg`, svg);
+}
+
+/** The settings of a path, as printed under the table and in the chart's subtitle. */
+export function describeSettings(
+  path: LatencyResult["path"],
+  o: {
+    seconds: number;
+    msgSize: number;
+    lowat: number;
+    cc: string;
+    rcvbuf?: number;
+    rate?: number;
+    linkRate?: string;
+    linkBurst?: string;
+    linkLatency?: string;
+  },
+): string[] {
+  return [
+    `${o.seconds} s per mode, ${o.msgSize}-byte messages; lowLatency: lowat ${o.lowat} B, latest-wins; ` +
+    `sender's congestion control ${o.cc}`,
+    path === "loopback"
+      ? `loopback: receiver SO_RCVBUF ${o.rcvbuf ?? 16384} B, reads ${o.rate ?? 1048576} B/s`
+      : `netns: tbf on the sender's veth, rate ${o.linkRate ?? "1mbit"} burst ${o.linkBurst ?? "32kbit"} ` +
+        `latency ${o.linkLatency ?? "50ms"}`,
+  ];
+}
+
 const USAGE = `usage: latency.ts [--seconds 5] [--path loopback|netns|all] [--mode naive|lowLatency|all]
-  [--rate BYTES_PER_S] [--rcvbuf BYTES] [--msg-size BYTES] [--lowat BYTES] [--sample-ms MS]
-  [--link-rate 1mbit] [--link-burst 32kbit] [--link-latency 50ms] [--json]`;
+  [--rate BYTES_PER_S] [--rcvbuf BYTES] [--lowat BYTES (loopback, ${LOOPBACK_LOWAT})]
+  [--link-rate 1mbit] [--link-burst 32kbit] [--link-latency 50ms] [--link-lowat BYTES (netns, ${NETNS_LOWAT})]
+  [--cc ${NETNS_CC} (netns sender)] [--msg-size BYTES] [--sample-ms MS] [--svg DIR (bench/out; "" for none)] [--json]`;
 
 function table(results: LatencyResult[], skipped: string[]): string {
   const header = [
@@ -904,9 +1161,11 @@ function table(results: LatencyResult[], skipped: string[]): string {
     "dropped",
     "p50 ms",
     "p99 ms",
+    "max ms",
     "goodput KiB/s",
     "mean queued B",
     "mean unsent B",
+    "retrans %",
   ];
   const rows = results.map((r) => [
     r.path,
@@ -916,9 +1175,11 @@ function table(results: LatencyResult[], skipped: string[]): string {
     String(r.dropped),
     f(r.p50Ms),
     f(r.p99Ms),
+    f(r.maxMs),
     f(r.goodputBps / 1024),
     f(r.meanQueued, 0),
     f(r.meanUnsent, 0),
+    f(r.retransPct, 2),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
@@ -940,11 +1201,14 @@ async function main(): Promise<number> {
       rate: { type: "string", default: String(1024 * 1024) },
       rcvbuf: { type: "string", default: "16384" },
       "msg-size": { type: "string", default: "128" },
-      lowat: { type: "string", default: "16384" },
+      lowat: { type: "string", default: String(LOOPBACK_LOWAT) },
       "sample-ms": { type: "string", default: "50" },
       "link-rate": { type: "string", default: "1mbit" },
       "link-burst": { type: "string", default: "32kbit" },
       "link-latency": { type: "string", default: "50ms" },
+      "link-lowat": { type: "string", default: String(NETNS_LOWAT) },
+      cc: { type: "string", default: NETNS_CC },
+      svg: { type: "string", default: "bench/out" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -961,7 +1225,7 @@ async function main(): Promise<number> {
     return x;
   };
   const seconds = num("seconds", 0.1, 600);
-  const paths = values.path === "all" ? ["loopback", "netns"] : [values.path];
+  const paths = (values.path === "all" ? ["loopback", "netns"] : [values.path]) as LatencyResult["path"][];
   const modes = values.mode === "all" ? MODES : [values.mode as Mode];
   if (!paths.every((p) => p === "loopback" || p === "netns") || !modes.every((m) => MODES.includes(m))) {
     throw new RangeError(USAGE);
@@ -969,10 +1233,24 @@ async function main(): Promise<number> {
   const common = {
     seconds,
     msgSize: num("msg-size", HEADER, 65536),
-    lowat: num("lowat", 1, 2 ** 31 - 1),
     sampleMs: num("sample-ms", 1, 10_000),
   };
-  const out = (r: LatencyResult) => console.log(values.json ? JSON.stringify(r) : formatLine(r));
+  const loopback = {
+    rate: num("rate", 1, 1e12),
+    rcvbuf: num("rcvbuf", 1, 2 ** 31 - 1),
+    lowat: num("lowat", 1, 2 ** 31 - 1),
+  };
+  const link = {
+    linkRate: values["link-rate"],
+    linkBurst: values["link-burst"],
+    linkLatency: values["link-latency"],
+    lowat: num("link-lowat", 1, 2 ** 31 - 1),
+    cc: values.cc,
+  };
+  const out = (r: LatencyResult) => {
+    const { timeline: _t, retrans: _r, ...rest } = r;
+    console.log(values.json ? JSON.stringify(rest) : formatLine(r));
+  };
   const results: LatencyResult[] = [];
   const skipped: string[] = [];
 
@@ -991,34 +1269,37 @@ async function main(): Promise<number> {
   }
   if (paths.includes("loopback")) {
     for (const mode of modes) {
-      const rate = num("rate", 1, 1e12);
-      const r = await runLoopback({ mode, rate, rcvbuf: num("rcvbuf", 1, 2 ** 31 - 1), ...common });
+      const r = await runLoopback({ mode, ...loopback, ...common });
       results.push(r);
       out(r);
     }
   }
   if (netnsOk) {
     for (const mode of modes) {
-      const r = await runNetns({
-        mode,
-        linkRate: values["link-rate"],
-        linkBurst: values["link-burst"],
-        linkLatency: values["link-latency"],
-        ...common,
-      });
+      const r = await runNetns({ mode, ...link, ...common });
       results.push(r);
       out(r);
     }
   }
   const log = values.json ? console.error : console.log;
-  log(
-    `\n${runtime}: ${seconds} s per run, ${common.msgSize}-byte messages; loopback: SO_RCVBUF ` +
-      `${values.rcvbuf}, reader ${values.rate} B/s; netns: tbf ${values["link-rate"]} ` +
-      `burst ${values["link-burst"]} latency ${
-        values["link-latency"]
-      }; lowLatency: lowat ${common.lowat}, latest`,
-  );
+  const ccOf = (path: string) =>
+    [...new Set(results.filter((r) => r.path === path).map((r) => r.cc))].join("/");
+  const settings = (path: LatencyResult["path"]) =>
+    describeSettings(path, { ...common, ...(path === "loopback" ? loopback : link), cc: ccOf(path) });
+  log(`\n${runtime}:`);
+  for (const path of paths) if (results.some((r) => r.path === path)) log(`  ${settings(path).join("; ")}`);
   log(table(results, skipped));
+  for (const path of paths) {
+    const naive = results.find((r) => r.path === path && r.mode === "naive");
+    const low = results.find((r) => r.path === path && r.mode === "lowLatency");
+    if (naive && low) log(formatComparison(compare(naive, low)));
+  }
+  if (values.svg) {
+    for (const path of paths) {
+      const rs = results.filter((r) => r.path === path);
+      if (rs.length) log(`wrote ${writeLatencyChart(values.svg, rs, settings(path))}`);
+    }
+  }
   return 0;
 }
 

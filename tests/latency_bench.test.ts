@@ -1,21 +1,43 @@
 /**
- * bench/latency.ts through its exported runners: the result has the right shape, and
- * `lowLatencyWriter` delivers younger messages than plain writes. Behavioural, not timing:
- * the gap is tens of ms against seconds, and the check is only that one is below the other.
+ * bench/latency.ts through its exported runners: the result has the right shape, and the
+ * issue's requirement holds on what the test runs — lowLatencyWriter's p99 message age at
+ * least 20× lower than plain writes', with goodput within 10% — on loopback and across the
+ * 1 Mbit/s tbf link between namespaces (root only; skipped with a message otherwise, failed
+ * under CI=true). Each path's chart is written to a temporary directory and checked.
+ *
+ * Durations: plain writes' age grows with the run (the send buffer fills, and autotuning
+ * grows it): about 0.5–0.9 s per second of run on loopback, 2–3 s after 5 s on the link. 3 s
+ * per mode on loopback puts naive's p99 near 2.5 s against lowLatency's 35–45 ms; 6 s per
+ * mode on the link near 3 s against 60–90 ms. About 20 s per runtime in all.
  */
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
 import {
+  compare,
   deleteStaleNamespaces,
+  describeSettings,
+  formatComparison,
+  GOODPUT_TOLERANCE,
   type LatencyResult,
+  LOOPBACK_LOWAT,
   type Mode,
+  NETNS_CC,
+  NETNS_LOWAT,
   NETNS_PREFIX,
   netnsUnavailable,
+  REQUIRED_P99_RATIO,
   runLoopback,
   runNetns,
+  writeLatencyChart,
 } from "../bench/latency.ts";
 import { needs, run } from "./_helpers.ts";
+
+const LOOPBACK_SECONDS = 3;
+const NETNS_SECONDS = 6;
 
 const linux = process.platform === "linux";
 
@@ -46,39 +68,101 @@ function checkShape(r: LatencyResult, path: LatencyResult["path"], mode: Mode): 
   else assert.ok(r.dropped > 0, "the writer dropped nothing although the reader is the bottleneck");
 }
 
-describe("bench/latency.ts", { skip: !linux && "Linux only: network namespaces and tc, and tuned on Linux" }, () => {
-  it(
-    "loopback: lowLatencyWriter's messages are younger than plain writes'",
-    { timeout: 60_000 },
-    async () => {
-      const naive = await runLoopback({ mode: "naive", seconds: 2 });
-      const low = await runLoopback({ mode: "lowLatency", seconds: 2 });
-      checkShape(naive, "loopback", "naive");
-      checkShape(low, "loopback", "lowLatency");
-      // The writer keeps about `lowat` unsent; plain writes fill the whole send buffer.
-      assert.ok(low.maxUnsent <= 16384 + 256, `the writer let ${low.maxUnsent} bytes wait unsent`);
-      assert.ok(
-        low.p50Ms < naive.p50Ms,
-        `lowLatency p50 ${low.p50Ms.toFixed(1)} ms is not below naive p50 ${naive.p50Ms.toFixed(1)} ms`,
-      );
-    },
+/** Asserts the issue's requirement: p99 at least 20× lower, goodput within 10%. */
+function checkRequirement(naive: LatencyResult, low: LatencyResult): void {
+  const c = compare(naive, low);
+  console.log(formatComparison(c));
+  const detail = `naive p99 ${naive.p99Ms.toFixed(1)} ms, goodput ${naive.goodputBps.toFixed(0)} B/s; ` +
+    `lowLatency p99 ${low.p99Ms.toFixed(1)} ms, goodput ${low.goodputBps.toFixed(0)} B/s`;
+  assert.ok(
+    low.p99Ms * REQUIRED_P99_RATIO <= naive.p99Ms,
+    `${c.path}: p99 only ${c.p99Ratio.toFixed(1)}x lower, need ${REQUIRED_P99_RATIO}x (${detail})`,
   );
+  assert.ok(
+    Math.abs(c.goodputRatio - 1) <= GOODPUT_TOLERANCE,
+    `${c.path}: goodput ratio ${
+      c.goodputRatio.toFixed(3)
+    } is not within ${GOODPUT_TOLERANCE} of 1 (${detail})`,
+  );
+}
 
-  it("netns: the same across a 1 Mbit/s tbf link", { timeout: 90_000 }, async (t) => {
-    const why = netnsUnavailable();
-    if (!needs(t, why === undefined, why ?? "")) return;
-    const naive = await runNetns({ mode: "naive", seconds: 3 });
-    const low = await runNetns({ mode: "lowLatency", seconds: 3 });
-    checkShape(naive, "netns", "naive");
-    checkShape(low, "netns", "lowLatency");
-    assert.ok(
-      low.p50Ms < naive.p50Ms,
-      `lowLatency p50 ${low.p50Ms.toFixed(1)} ms is not below naive p50 ${naive.p50Ms.toFixed(1)} ms`,
+/** Writes the path's chart to a temporary directory and checks it has both series. */
+function checkChart(naive: LatencyResult, low: LatencyResult, settings: string[]): void {
+  const dir = mkdtempSync(join(tmpdir(), "sockbuf-latency-"));
+  try {
+    const file = writeLatencyChart(dir, [naive, low], settings);
+    assert.ok(existsSync(file), `${file} was not written`);
+    const svg = readFileSync(file, "utf8");
+    assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.match(svg, /<\/svg>\n$/);
+    for (const mode of ["naive", "lowLatency"]) {
+      const series = svg.match(new RegExp(`<g id="series-${mode}"[^]*?</g>`))?.[0];
+      assert.ok(series, `the chart has no ${mode} series`);
+      assert.match(series, /<polyline points="[\d., ]{20,}"/, `the ${mode} series has no line`);
+      assert.ok(svg.includes(`${mode}: p50 `), `the legend does not name ${mode}`);
+    }
+    assert.ok(svg.includes("log scale"), "the y axis does not say it is a log scale");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe(
+  "bench/latency.ts",
+  { skip: !linux && "Linux only: network namespaces and tc, and tuned on Linux" },
+  () => {
+    it(
+      `loopback: lowLatencyWriter's p99 age is ${REQUIRED_P99_RATIO}x lower than plain writes', at their goodput`,
+      { timeout: 60_000 },
+      async () => {
+        const naive = await runLoopback({ mode: "naive", seconds: LOOPBACK_SECONDS });
+        const low = await runLoopback({ mode: "lowLatency", seconds: LOOPBACK_SECONDS });
+        checkShape(naive, "loopback", "naive");
+        checkShape(low, "loopback", "lowLatency");
+        // The writer keeps about `lowat` unsent; plain writes fill the whole send buffer.
+        assert.ok(
+          low.maxUnsent <= LOOPBACK_LOWAT + 256,
+          `the writer let ${low.maxUnsent} bytes wait unsent`,
+        );
+        checkRequirement(naive, low);
+        checkChart(
+          naive,
+          low,
+          describeSettings("loopback", {
+            seconds: LOOPBACK_SECONDS,
+            msgSize: 128,
+            lowat: LOOPBACK_LOWAT,
+            cc: low.cc,
+          }),
+        );
+      },
     );
-    deleteStaleNamespaces();
-    const left = run("ip", ["netns", "list"]).split("\n").filter((l) =>
-      l.startsWith(`${NETNS_PREFIX}${process.pid}-`)
+
+    it(
+      `netns: the same across a 1 Mbit/s tbf link (${NETNS_CC}, lowat ${NETNS_LOWAT})`,
+      { timeout: 120_000 },
+      async (t) => {
+        const why = netnsUnavailable();
+        if (!needs(t, why === undefined, why ?? "")) return;
+        const naive = await runNetns({ mode: "naive", seconds: NETNS_SECONDS });
+        const low = await runNetns({ mode: "lowLatency", seconds: NETNS_SECONDS });
+        deleteStaleNamespaces();
+        const left = run("ip", ["netns", "list"]).split("\n").filter((l) =>
+          l.startsWith(`${NETNS_PREFIX}${process.pid}-`)
+        );
+        assert.deepEqual(left, [], "the run left its namespaces behind");
+        checkShape(naive, "netns", "naive");
+        checkShape(low, "netns", "lowLatency");
+        assert.equal(naive.cc, NETNS_CC);
+        assert.equal(low.cc, NETNS_CC);
+        assert.ok(low.maxUnsent <= NETNS_LOWAT + 256, `the writer let ${low.maxUnsent} bytes wait unsent`);
+        checkRequirement(naive, low);
+        checkChart(
+          naive,
+          low,
+          describeSettings("netns", { seconds: NETNS_SECONDS, msgSize: 128, lowat: NETNS_LOWAT, cc: low.cc }),
+        );
+      },
     );
-    assert.deepEqual(left, [], "the run left its namespaces behind");
-  });
-});
+  },
+);
