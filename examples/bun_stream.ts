@@ -10,37 +10,17 @@
  */
 /// <reference types="npm:bun-types" />
 import { inspect, lowLatencyBody } from "../mod.ts";
-import { slowClient } from "./_slow_client.ts";
+import { slowClient, writeReadings } from "./_streaming.ts";
 
 const LOWAT = 4 * 1024;
-let report = "";
-let finished: Promise<void> = Promise.resolve();
+let report: Promise<string> = Promise.resolve("");
 
 const server = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
   fetch(request, server) {
     const { readable, writable } = lowLatencyBody({ server, request }, { lowat: LOWAT, latest: true });
-    finished = (async () => {
-      const writer = writable.getWriter();
-      let maxUnsent = 0;
-      try {
-        // Ten readings per timer tick, each a line of about 200 bytes starting with its
-        // time: far more than the client takes.
-        for (let i = 0;; i++) {
-          await writer.write(new TextEncoder().encode(`${Date.now()} reading ${i} ${"x".repeat(160)}\n`));
-          if (i % 10 === 0) {
-            maxUnsent = Math.max(maxUnsent, (await inspect({ server, request })).unsent ?? 0);
-            await new Promise((resolve) => setTimeout(resolve, 1));
-          }
-        }
-      } catch {
-        // The client went away: the body was cancelled, or the socket closed.
-      } finally {
-        report = `server: ${writable.sent} readings sent, ${writable.dropped} dropped, ` +
-          `at most ${maxUnsent} bytes unsent in the kernel (lowat ${LOWAT})`;
-      }
-    })();
+    report = writeReadings(writable, () => inspect({ server, request }), LOWAT);
     return new Response(readable, {
       headers: { "content-type": "text/plain", "cache-control": "no-transform" },
     });
@@ -49,6 +29,5 @@ const server = Bun.serve({
 
 const seen = await slowClient(server.port!, 2, 32 * 1024);
 server.stop(true);
-await finished;
-console.log(report);
+console.log(await report);
 console.log(`client: ${seen.lines} readings in ${seen.bytes} bytes; the newest was ${seen.lastAgeMs} ms old`);

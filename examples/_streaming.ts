@@ -1,13 +1,13 @@
 /**
- * A slow HTTP client for the streaming examples: sends `GET /`, then reads the response at
- * `bytesPerSecond`, as a client on a poor link would, and reports each timestamped line's
- * age. node:net, so it is the same on Deno and Bun.
+ * What the two streaming examples share: the readings the server writes, and a slow HTTP
+ * client that reads them at a fixed rate, as a client on a poor link would, reporting each
+ * timestamped line's age. node:net, so it is the same on Deno and Bun.
  *
  * @module
  */
 import * as net from "node:net";
 import { setDefaultHighWaterMark } from "node:stream";
-import { resolveSocket } from "../mod.ts";
+import { type LowLatencyWriter, resolveSocket, type SendBuffer } from "../mod.ts";
 import { platform } from "../platform/mod.ts";
 
 /** What the client saw. */
@@ -61,4 +61,32 @@ export async function slowClient(
   }
   socket.destroy();
   return result;
+}
+
+/**
+ * Writes timestamped readings to `writable` until the client goes away, ten per timer tick
+ * (far more than the client takes), sampling the connection's unsent bytes. Resolves with
+ * the server's line of the report.
+ */
+export async function writeReadings(
+  writable: LowLatencyWriter,
+  snapshot: () => Promise<SendBuffer>,
+  lowat: number,
+): Promise<string> {
+  const writer = writable.getWriter();
+  let maxUnsent = 0;
+  try {
+    for (let i = 0;; i++) {
+      // About 200 bytes, starting with the time it was written
+      await writer.write(new TextEncoder().encode(`${Date.now()} reading ${i} ${"x".repeat(160)}\n`));
+      if (i % 10 === 0) {
+        maxUnsent = Math.max(maxUnsent, (await snapshot()).unsent ?? 0);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+  } catch {
+    // The client went away: the body was cancelled, or the socket closed.
+  }
+  return `server: ${writable.sent} readings sent, ${writable.dropped} dropped, ` +
+    `at most ${maxUnsent} bytes unsent in the kernel (lowat ${lowat})`;
 }
