@@ -32,6 +32,25 @@ export function errorFor(table: readonly string[], op: string, syscall: string, 
   return new SockbufError(op, syscall, table.indexOf(code), code);
 }
 
+/** Reading and writing `int` socket options, with errors named by a per-OS table. */
+export function intOptions(table: readonly string[]): {
+  get(c: Libc, fd: number, level: number, name: number, what: string): number;
+  set(c: Libc, fd: number, level: number, name: number, value: number, what: string): void;
+} {
+  const int = new Uint8Array(4);
+  const view = new DataView(int.buffer);
+  return {
+    get(c, fd, level, name, what) {
+      check(c.getsockopt(fd, level, name, int), table, `read ${what}`, "getsockopt");
+      return view.getUint32(0, true);
+    },
+    set(c, fd, level, name, value, what) {
+      view.setUint32(0, value, true);
+      check(c.setsockopt(fd, level, name, int), table, `set ${what}`, "setsockopt");
+    },
+  };
+}
+
 /** Maps a state number through a per-OS table. */
 export function stateName(table: readonly TcpState[], n: number): TcpState {
   return table[n] ?? "UNKNOWN";

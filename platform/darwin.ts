@@ -18,7 +18,7 @@ import { SockbufError } from "../errors.ts";
 import { hostArch, libc } from "../ffi/mod.ts";
 import type { Libc, LibcSpec } from "../ffi/mod.ts";
 import type { DarwinTcpInfo, SendBuffer, TcpState } from "../types.ts";
-import { check, errorFor, socketOps, stateName } from "./common.ts";
+import { check, errorFor, intOptions, socketOps, stateName } from "./common.ts";
 import {
   DARWIN_PRIVATE_TCP_INFO,
   DARWIN_TCP_CONNECTION_INFO,
@@ -127,13 +127,8 @@ const CONN_STATE = DARWIN_TCP_CONNECTION_INFO.fields[0].offset; // u8 at 0
 const info = new Uint8Array(512); // private tcp_info, 408 bytes on current macOS
 const infoView = new DataView(info.buffer);
 const conn = new Uint8Array(128); // tcp_connection_info, 112 bytes
-const int = new Uint8Array(4);
-const intView = new DataView(int.buffer);
 
-function getInt(c: Libc, fd: number, level: number, name: number, what: string): number {
-  check(c.getsockopt(fd, level, name, int), DARWIN_ERRNO, `read ${what}`, "getsockopt");
-  return intView.getUint32(0, true);
-}
+const { get: getInt, set: setInt } = intOptions(DARWIN_ERRNO);
 
 function readConnectionInfo(c: Libc, fd: number): number {
   return check(
@@ -220,13 +215,7 @@ export const darwin: Platform = {
     return getInt(lib(), fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT");
   },
   setNotSentLowat(fd, bytes) {
-    intView.setUint32(0, bytes, true);
-    check(
-      lib().setsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_NOTSENT_LOWAT, int),
-      DARWIN_ERRNO,
-      "set TCP_NOTSENT_LOWAT",
-      "setsockopt",
-    );
+    setInt(lib(), fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_NOTSENT_LOWAT, bytes, "TCP_NOTSENT_LOWAT");
   },
   written(fd) {
     // write_seq = snd_una + sb_cc, and snd_una = snd_nxt − (snd_max − snd_una) while nothing
@@ -238,13 +227,7 @@ export const darwin: Platform = {
     return (sndNxt - txunacked + infoView.getUint32(SBBYTES.offset, true)) >>> 0;
   },
   setReceiveBuffer(fd, bytes) {
-    intView.setUint32(0, bytes, true);
-    check(
-      lib().setsockopt(fd, DARWIN.SOL_SOCKET, DARWIN.SO_RCVBUF, int),
-      DARWIN_ERRNO,
-      "set SO_RCVBUF",
-      "setsockopt",
-    );
+    setInt(lib(), fd, DARWIN.SOL_SOCKET, DARWIN.SO_RCVBUF, bytes, "SO_RCVBUF");
   },
   error: (op, syscall, code) => errorFor(DARWIN_ERRNO, op, syscall, code),
   sockets: ops,

@@ -11,7 +11,7 @@
 import { libc } from "../ffi/mod.ts";
 import type { Libc, LibcSpec } from "../ffi/mod.ts";
 import type { LinuxTcpInfo, SendBuffer, TcpState } from "../types.ts";
-import { check, errorFor, socketOps, stateName } from "./common.ts";
+import { check, errorFor, intOptions, socketOps, stateName } from "./common.ts";
 import { decode, type Layout } from "./layout.ts";
 import { LINUX_ERRNO } from "./linux_errno.ts";
 import { decodeLinux618, decodeLinuxBits } from "./linux_tcp_info_decode.ts";
@@ -148,8 +148,6 @@ const head = new Uint8Array(32); // tcp_info through tcpi_sacked
 const headView = new DataView(head.buffer);
 const acked = new Uint8Array(128); // tcp_info through tcpi_bytes_acked (Linux 4.1)
 const ackedView = new DataView(acked.buffer);
-const int = new Uint8Array(4);
-const intView = new DataView(int.buffer);
 const meminfo = new Uint8Array(36); // u32 sk_meminfo[SK_MEMINFO_VARS = 9]
 const memView = new DataView(meminfo.buffer);
 let tailLayout: Layout<keyof LinuxTcpInfoFields> | undefined;
@@ -162,10 +160,7 @@ function kernelLayout(c: Libc): Layout<keyof LinuxTcpInfoFields> {
   return tailLayout = linuxTcpInfoLayout(release);
 }
 
-function getInt(c: Libc, fd: number, level: number, name: number, what: string): number {
-  check(c.getsockopt(fd, level, name, int), LINUX_ERRNO, `read ${what}`, "getsockopt");
-  return intView.getUint32(0, true);
-}
+const { get: getInt, set: setInt } = intOptions(LINUX_ERRNO);
 
 const cookie = new Uint8Array(8);
 const cookieView = new DataView(cookie.buffer);
@@ -218,13 +213,7 @@ export const linux: Platform = {
     return getInt(libc(SPEC), fd, LINUX.IPPROTO_TCP, LINUX.TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT");
   },
   setNotSentLowat(fd, bytes) {
-    intView.setUint32(0, bytes, true);
-    check(
-      libc(SPEC).setsockopt(fd, LINUX.IPPROTO_TCP, LINUX.TCP_NOTSENT_LOWAT, int),
-      LINUX_ERRNO,
-      "set TCP_NOTSENT_LOWAT",
-      "setsockopt",
-    );
+    setInt(libc(SPEC), fd, LINUX.IPPROTO_TCP, LINUX.TCP_NOTSENT_LOWAT, bytes, "TCP_NOTSENT_LOWAT");
   },
   written(fd) {
     // bytes_acked + SIOCOUTQ = write_seq − the first data byte's sequence number
@@ -235,13 +224,7 @@ export const linux: Platform = {
     return ackedView.getUint32(120, true) + ackedView.getUint32(124, true) * 2 ** 32 + queued;
   },
   setReceiveBuffer(fd, bytes) {
-    intView.setUint32(0, bytes, true);
-    check(
-      libc(SPEC).setsockopt(fd, LINUX.SOL_SOCKET, LINUX.SO_RCVBUF, int),
-      LINUX_ERRNO,
-      "set SO_RCVBUF",
-      "setsockopt",
-    );
+    setInt(libc(SPEC), fd, LINUX.SOL_SOCKET, LINUX.SO_RCVBUF, bytes, "SO_RCVBUF");
   },
   error: (op, syscall, code) => errorFor(LINUX_ERRNO, op, syscall, code),
   sockets: socketOps(
