@@ -84,7 +84,7 @@ describe("inspect() on a loopback pair whose reader stalls", {
 
   it("agrees with ss -tmi while data is in flight, unacknowledged, behind a 1 Mbit/s loopback", {
     timeout: 90_000,
-  }, async (t) => {
+  }, (t) => {
     const root = typeof process.getuid === "function" && process.getuid() === 0;
     const tools = hasTool("ip", ["-V"]) && hasTool("tc", ["-V"]) && hasTool("ss", ["-V"]);
     if (!needs(t, root && tools, "root, ip and tc (iproute2), to slow a namespace's own loopback")) return;
