@@ -25,11 +25,6 @@ export function hostArch(): string {
   return Deno.build.arch;
 }
 
-/** The name of the running runtime, for messages. */
-export function runtimeName(): "bun" | "deno" {
-  return isBun ? "bun" : "deno";
-}
-
 /** libc, opened on first use. */
 export function libc(spec: LibcSpec): Libc {
   return loaded ??= (isBun ? openBun : openDeno)(spec);

@@ -93,6 +93,9 @@ export function socketOps(
 ): SocketOps {
   const addr = new Uint8Array(128);
   const int = new Uint8Array(4);
+  /** Reads one end's sockaddr into `addr`; returns its length or `-errno`. */
+  const sockaddr = (fd: number, end: "local" | "peer") =>
+    end === "peer" ? lib().getpeername(fd, addr) : lib().getsockname(fd, addr);
   const ops: SocketOps = {
     openFds() {
       const names = lib().listDir(k.fdDir);
@@ -101,13 +104,11 @@ export function socketOps(
       return fds.sort((a, b) => b - a);
     },
     address(fd, end) {
-      const c = lib();
-      const n = end === "peer" ? c.getpeername(fd, addr) : c.getsockname(fd, addr);
+      const n = sockaddr(fd, end);
       return n < 0 ? undefined : parseSockaddr(k, addr, n);
     },
     matches(fd, end, port, address) {
-      const c = lib();
-      const n = end === "peer" ? c.getpeername(fd, addr) : c.getsockname(fd, addr);
+      const n = sockaddr(fd, end);
       // The port first and in place: a scan rejects almost every fd here, allocating nothing.
       if (n < 4 || ((addr[2] << 8) | addr[3]) !== port) return false;
       if (!address) return parseSockaddr(k, addr, n) !== undefined;

@@ -97,6 +97,15 @@ function read(view: DataView, offset: number, type: CType): number {
 let lastBytes: Uint8Array | undefined;
 let lastView: DataView | undefined;
 
+/** A DataView over `bytes`, reused while the same scratch buffer comes back. */
+export function viewOf(bytes: Uint8Array): DataView {
+  if (bytes !== lastBytes) {
+    lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    lastBytes = bytes;
+  }
+  return lastView!;
+}
+
 /**
  * Decodes the first `length` bytes of `bytes` by `layout`.
  *
@@ -108,10 +117,7 @@ export function decode<K extends string>(
   length: number,
 ): Record<K, number | undefined> {
   const n = Math.min(length, bytes.byteLength);
-  const view = bytes === lastBytes
-    ? lastView!
-    : (lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  lastBytes = bytes;
+  const view = viewOf(bytes);
   const p = planOf(layout);
   const out: Record<string, number | undefined> = { ...p.template };
   const { keys, offsets, ends, types, shifts, moduli } = p;
@@ -122,9 +128,4 @@ export function decode<K extends string>(
     out[keys[i]] = s < 0 ? word : Math.floor(word / 2 ** s) % moduli[i];
   }
   return out as Record<K, number | undefined>;
-}
-
-/** `snd_wscale` → `sndWscale`. */
-export function camel(c: string): string {
-  return c.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
 }

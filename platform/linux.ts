@@ -12,7 +12,7 @@ import { libc } from "../ffi/mod.ts";
 import type { Libc, LibcSpec } from "../ffi/mod.ts";
 import type { LinuxTcpInfo, SendBuffer, TcpState } from "../types.ts";
 import { check, errorFor, intOptions, socketOps, stateName } from "./common.ts";
-import { decode, type Layout } from "./layout.ts";
+import { decode, type Layout, viewOf } from "./layout.ts";
 import { LINUX_ERRNO } from "./linux_errno.ts";
 import { decodeLinux618, decodeLinuxBits } from "./linux_tcp_info_decode.ts";
 import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS, type LinuxTcpInfoFields } from "./linux_tcp_info.ts";
@@ -73,10 +73,11 @@ const STATES: readonly TcpState[] = [
  */
 export const LINUX_TCP_INFO_BITS_SINCE: readonly [number, number] = [7, 0];
 
-/** `[major, minor]` of a `uname -r` release string. */
-function version(release: string): [number, number] {
+/** True when a `uname -r` release string is at least `major.minor`. */
+function atLeast(release: string, major: number, minor: number): boolean {
   const m = /^(\d+)\.(\d+)/.exec(release);
-  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  const [maj, min] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  return maj > major || (maj === major && min >= minor);
 }
 
 /** The release that grew `tcp_info` to each size (include/uapi/linux/tcp.h history). */
@@ -97,16 +98,13 @@ const SIZES: readonly [major: number, minor: number, size: number][] = [
 
 /** The size of `tcp_info` a mainline kernel of this release returns. */
 export function linuxTcpInfoSize(release: string): number {
-  const [maj, min] = version(release);
-  const hit = SIZES.find(([a, b]) => maj > a || (maj === a && min >= b));
+  const hit = SIZES.find(([major, minor]) => atLeast(release, major, minor));
   return hit ? hit[2] : 104;
 }
 
 /** Picks the layout of the last word of `tcp_info` from a `uname -r` release string. */
 export function linuxTcpInfoLayout(release: string): Layout<keyof LinuxTcpInfoFields> {
-  const [maj, min] = version(release);
-  const [sinceMaj, sinceMin] = LINUX_TCP_INFO_BITS_SINCE;
-  return maj > sinceMaj || (maj === sinceMaj && min >= sinceMin) ? LINUX_TCP_INFO_BITS : LINUX_TCP_INFO_6_18;
+  return atLeast(release, ...LINUX_TCP_INFO_BITS_SINCE) ? LINUX_TCP_INFO_BITS : LINUX_TCP_INFO_6_18;
 }
 
 /**
@@ -118,17 +116,11 @@ export function decodeLinuxTcpInfo(
   length: number,
   layout: Layout<keyof LinuxTcpInfoFields> = LINUX_TCP_INFO_6_18,
 ): LinuxTcpInfo {
-  const view = bytes === lastBytes
-    ? lastView!
-    : (lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  lastBytes = bytes;
   const n = Math.min(length, bytes.byteLength);
-  const info = (layout === LINUX_TCP_INFO_BITS ? decodeLinuxBits : decodeLinux618)(view, n, STATES);
+  const info = (layout === LINUX_TCP_INFO_BITS ? decodeLinuxBits : decodeLinux618)(viewOf(bytes), n, STATES);
   info.length = length;
   return info;
 }
-let lastBytes: Uint8Array | undefined;
-let lastView: DataView | undefined;
 
 /** The same result by the generic table-driven decoder: the reference the generated one is tested against. */
 export function decodeLinuxTcpInfoByTable(
