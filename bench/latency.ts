@@ -90,6 +90,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { lowLatencyWriter, tcpInfo, watch } from "../mod.ts";
 import { platform } from "../platform/mod.ts";
+import { sleep } from "../tests/_helpers.ts";
 import { binWidth, renderChart, timeline, type TimelineBin, writeChart } from "./latency_chart.ts";
 
 export const runtime: "bun" | "deno" = "Bun" in globalThis ? "bun" : "deno";
@@ -262,8 +263,6 @@ export interface Receiver {
   /** Stops, and closes the listener and the connection. */
   close(): void;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The minimum of Bun's TCP API used here. */
 interface BunSocket {

@@ -58,43 +58,52 @@ async function rejectsClosed(p: Promise<unknown>): Promise<SockbufError> {
   return caught as SockbufError;
 }
 
+/** Runs `body` with a loopback server to connect to, then closes it and what it accepted. */
+async function withServer(body: (port: number) => Promise<void>): Promise<void> {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer((s) => accepted.push(s.on("error", () => {})));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    await body((server.address() as net.AddressInfo).port);
+  } finally {
+    for (const a of accepted) a.destroy();
+    await new Promise((r) => server.close(r));
+  }
+}
+
 describe("closed sockets", { skip: !unix && "Linux and macOS only" }, () => {
   for (const kind of kinds) {
     it(
       `${kind.name} that closed throws, even after a new socket takes its fd number`,
       { skip: kind.skip },
       async () => {
-        const accepted: net.Socket[] = [];
-        const server = net.createServer((s) => accepted.push(s.on("error", () => {})));
-        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-        const port = (server.address() as net.AddressInfo).port;
-        const fresh: { close(): Promise<void> | void }[] = [];
-        try {
-          const old = await kind.open(port);
-          const before = await inspect(old.socket);
-          assert.equal(typeof before.queued, "number");
-          const oldFd = (await resolveSocket(old.socket)).fd;
-          await old.close();
-          await sleep(20);
-          // Open connections until one lands on the old fd number.
-          let reused = false;
-          for (let i = 0; i < 64 && !reused; i++) {
-            const next = await kind.open(port);
-            fresh.push(next);
-            reused = (await resolveSocket(next.socket)).fd === oldFd;
+        await withServer(async (port) => {
+          const fresh: { close(): Promise<void> | void }[] = [];
+          try {
+            const old = await kind.open(port);
+            const before = await inspect(old.socket);
+            assert.equal(typeof before.queued, "number");
+            const oldFd = (await resolveSocket(old.socket)).fd;
+            await old.close();
+            await sleep(20);
+            // Open connections until one lands on the old fd number.
+            let reused = false;
+            for (let i = 0; i < 64 && !reused; i++) {
+              const next = await kind.open(port);
+              fresh.push(next);
+              reused = (await resolveSocket(next.socket)).fd === oldFd;
+            }
+            assert.ok(reused, `no new socket took fd ${oldFd}`);
+            const err = await rejectsClosed(inspect(old.socket));
+            assert.match(err.message, new RegExp(`fd ${oldFd} now belongs to another socket`));
+            await rejectsClosed(tcpInfo(old.socket));
+            assert.throws(() => inspectSync(old.socket), SockbufError);
+            const kept = await resolveSocket(old.socket);
+            assert.throws(() => kept.checkedFd(), SockbufError);
+          } finally {
+            for (const f of fresh) await f.close();
           }
-          assert.ok(reused, `no new socket took fd ${oldFd}`);
-          const err = await rejectsClosed(inspect(old.socket));
-          assert.match(err.message, new RegExp(`fd ${oldFd} now belongs to another socket`));
-          await rejectsClosed(tcpInfo(old.socket));
-          assert.throws(() => inspectSync(old.socket), SockbufError);
-          const kept = await resolveSocket(old.socket);
-          assert.throws(() => kept.checkedFd(), SockbufError);
-        } finally {
-          for (const f of fresh) await f.close();
-          for (const a of accepted) a.destroy();
-          await new Promise((r) => server.close(r));
-        }
+        });
       },
     );
 
@@ -102,20 +111,13 @@ describe("closed sockets", { skip: !unix && "Linux and macOS only" }, () => {
       `${kind.name} closed before its first use throws, saying what was searched`,
       { skip: kind.skip },
       async () => {
-        const accepted: net.Socket[] = [];
-        const server = net.createServer((s) => accepted.push(s.on("error", () => {})));
-        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-        const port = (server.address() as net.AddressInfo).port;
-        try {
+        await withServer(async (port) => {
           const { socket, close } = await kind.open(port);
           await close();
           await sleep(20);
           const err = await rejectsClosed(inspect(socket));
           assert.match(err.message, /^Cannot find the socket: /);
-        } finally {
-          for (const a of accepted) a.destroy();
-          await new Promise((r) => server.close(r));
-        }
+        });
       },
     );
   }
