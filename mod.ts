@@ -37,6 +37,7 @@ export {
   type WatchOptions,
 } from "./live.ts";
 export { ResolvedSocket, resolveSocket } from "./resolve.ts";
+export { inspectProcessSocket, type ListFilter, listSockets, listSocketsStream, listSocketsSync } from "./list.ts";
 export type {
   AddressPair,
   BunServeRequest,
@@ -49,7 +50,11 @@ export type {
   LinuxTcpInfo,
   LinuxTcpInfoFields,
   SendBuffer,
+  SocketAddress,
+  SocketEntry,
   SocketLike,
+  SocketMemory,
+  SocketProcess,
   TcpInfo,
   TcpState,
 } from "./types.ts";

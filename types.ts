@@ -272,3 +272,92 @@ export type SocketLike =
   | DenoServeRequest
   | BunServeRequest
   | import("./resolve.ts").ResolvedSocket;
+
+/** One end of a connection in a system-wide listing. */
+export interface SocketAddress {
+  /**
+   * The IP address as text: `127.0.0.1`, or IPv6 in its shortest form (`::1`,
+   * `::ffff:127.0.0.1` for an IPv4 peer of a dual-stack socket), as `ss` prints it.
+   */
+  address: string;
+  /** The port; 0 for the peer of a listener. */
+  port: number;
+}
+
+/**
+ * The memory the kernel accounts to a socket, in bytes (Linux `sk_meminfo`, shown by `ss -m`
+ * as `skmem:(r…,rb…,t…,tb…,f…,w…,o…,bl…,d…)`); `drops` counts packets.
+ */
+export interface SocketMemory {
+  /** `r`: receive queue memory in use. */
+  rmemAlloc: number;
+  /** `rb`: the receive buffer's size (`SO_RCVBUF`). */
+  rcvbuf: number;
+  /** `t`: transmit memory in use (sent, not yet freed by the device). */
+  wmemAlloc: number;
+  /** `tb`: the send buffer's size (`SO_SNDBUF`). */
+  sndbuf: number;
+  /** `f`: memory reserved ahead for the socket. */
+  fwdAlloc: number;
+  /** `w`: send queue memory: the payload queued plus its per-packet overhead. */
+  wmemQueued: number;
+  /** `o`: option memory. */
+  optmem: number;
+  /** `bl`: the backlog queue. */
+  backlog: number;
+  /** `d`: packets dropped before reaching the socket (a count, not bytes); `undefined` on kernels that do not report it. */
+  drops: number | undefined;
+}
+
+/** A process holding a socket open, with the fd it holds it on. */
+export interface SocketProcess {
+  /** The process id. */
+  pid: number;
+  /** The fd number in that process (for `inspectProcessSocket(pid, fd)`). */
+  fd: number;
+  /** The command name (`/proc/PID/comm`, at most 15 characters); `""` if it could not be read. */
+  command: string;
+}
+
+/**
+ * One TCP socket of a system-wide listing (Linux netlink `sock_diag`, the source `ss` reads).
+ * Fields the kernel did not report for this socket are `undefined`: `TIME_WAIT` and
+ * `NEW_SYN_RECV` entries are not full sockets and carry addresses and state only.
+ */
+export interface SocketEntry {
+  /** IPv4 or IPv6. An IPv6 socket talking to an IPv4 peer is 6, with `::ffff:` addresses. */
+  family: 4 | 6;
+  /** The local end. */
+  local: SocketAddress;
+  /** The peer's end (`0.0.0.0`/`::` and port 0 for a listener). */
+  peer: SocketAddress;
+  /** The TCP state. */
+  state: TcpState;
+  /** The uid of the socket's owner; 0 for `TIME_WAIT` and request sockets. */
+  uid: number;
+  /** The socket's inode, as in `/proc/PID/fd/N → socket:[INODE]`; 0 where it has none. */
+  inode: number;
+  /** The kernel's socket cookie: unique per socket and never reused while the system runs. */
+  cookie: number;
+  /**
+   * The send buffer (bytes; `unackedSegments` in segments): `size` from the socket's memory
+   * info (`tb`), `queued` = `Send-Q` (`idiag_wqueue`), `unsent` = `tcpi_notsent_bytes`.
+   * A listener has nothing queued (`queued` 0, `unackedSegments` undefined: its `tcpi_unacked`
+   * is the accept queue). `undefined` when the kernel gave no memory info.
+   */
+  sendBuffer: SendBuffer | undefined;
+  /** Bytes received and not yet read by the application (`Recv-Q`); `undefined` for a listener. */
+  receiveQueued: number | undefined;
+  /** A listener's accept queue: connections waiting for `accept()`, and its limit (the backlog). */
+  acceptQueue: { length: number; limit: number } | undefined;
+  /** Every `skmem` field, in bytes (`drops` in packets). */
+  memory: SocketMemory | undefined;
+  /** The congestion window, in segments (`tcpi_snd_cwnd`). */
+  cwndSegments: number | undefined;
+  /** The smoothed round-trip time, in microseconds (`tcpi_rtt`). */
+  rttMicros: number | undefined;
+  /** The processes holding the socket, when asked for with `processes: true`; else `undefined`. */
+  processes: SocketProcess[] | undefined;
+  /** The whole `tcp_info`, when asked for with `tcpInfo: true`; else `undefined`. */
+  tcpInfo: LinuxTcpInfo | undefined;
+}

@@ -231,4 +231,11 @@ export const darwin: Platform = {
   },
   error: (op, syscall, code) => errorFor(DARWIN_ERRNO, op, syscall, code),
   sockets: ops,
+  // macOS has no sock_diag; sockbuf does not read its pcblist sysctls (see README).
+  listSockets() {
+    throw new Error("Listing every socket on the host is Linux-only (netlink sock_diag); macOS is not supported");
+  },
+  inspectProcessSocket() {
+    throw new Error("Inspecting another process's socket is Linux-only (pidfd_getfd); macOS is not supported");
+  },
 };

@@ -14,6 +14,7 @@ import type { LinuxTcpInfo, SendBuffer, TcpState } from "../types.ts";
 import { check, errorFor, intOptions, socketOps, stateName } from "./common.ts";
 import { decode, type Layout, viewOf } from "./layout.ts";
 import { LINUX_ERRNO } from "./linux_errno.ts";
+import { listLinuxSockets, withProcessFd } from "./linux_diag.ts";
 import { decodeLinux618, decodeLinuxBits } from "./linux_tcp_info_decode.ts";
 import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS, type LinuxTcpInfoFields } from "./linux_tcp_info.ts";
 import type { Platform } from "./types.ts";
@@ -44,6 +45,7 @@ export const LINUX_LIBC: LibcSpec = {
   path: "libc.so.6",
   errnoSymbol: "__errno_location",
   ioctl: true,
+  syscall: true,
   // glibc's struct dirent on 64-bit: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name
   dirent: { opendir: "opendir", readdir: "readdir", nameOffset: 19 },
 };
@@ -219,6 +221,13 @@ export const linux: Platform = {
     setInt(libc(SPEC), fd, LINUX.SOL_SOCKET, LINUX.SO_RCVBUF, bytes, "SO_RCVBUF");
   },
   error: (op, syscall, code) => errorFor(LINUX_ERRNO, op, syscall, code),
+  listSockets: (query) =>
+    listLinuxSockets(query, {
+      lib: () => libc(SPEC),
+      states: STATES,
+      tcpInfo: (bytes, length) => decodeLinuxTcpInfo(bytes, length, kernelLayout(libc(SPEC))),
+    }),
+  inspectProcessSocket: (pid, fd) => withProcessFd(libc(SPEC), pid, fd, (dup) => linux.inspect(dup)),
   sockets: socketOps(
     { ...LINUX, ENOTCONN: 107, familyOffset: 0, fdDir: "/proc/self/fd", errno: LINUX_ERRNO },
     () => libc(SPEC),

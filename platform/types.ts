@@ -4,7 +4,7 @@
  * @module
  */
 import type { SockbufError } from "../errors.ts";
-import type { SendBuffer, TcpInfo } from "../types.ts";
+import type { SendBuffer, SocketEntry, TcpInfo, TcpState } from "../types.ts";
 
 /** One OS's implementation of the calls. `fd` is already validated. */
 export interface Platform {
@@ -29,6 +29,31 @@ export interface Platform {
   error(op: string, syscall: string, code: string): SockbufError;
   /** Finding a runtime socket's fd. */
   readonly sockets: SocketOps;
+  /**
+   * Every TCP socket on the host that the query selects, in batches as the kernel sends them
+   * (Linux only: others throw).
+   */
+  listSockets(query: SocketQuery): Iterable<SocketEntry[]>;
+  /** The send buffer of another process's socket `fd`, read through a duplicate of it (Linux only). */
+  inspectProcessSocket(pid: number, fd: number): SendBuffer;
+}
+
+/** A validated system-wide listing request. */
+export interface SocketQuery {
+  /** The states to list; `undefined` for all. */
+  readonly states: readonly TcpState[] | undefined;
+  /** Only sockets with this local port. */
+  readonly localPort: number | undefined;
+  /** Only sockets with this peer port. */
+  readonly peerPort: number | undefined;
+  /** Only sockets with this port at either end. */
+  readonly eitherPort: number | undefined;
+  /** The address families to list. */
+  readonly families: readonly (4 | 6)[];
+  /** Decode and attach the whole `tcp_info`. */
+  readonly tcpInfo: boolean;
+  /** Find the processes holding each socket. */
+  readonly processes: boolean;
 }
 
 /** One end of a TCP connection: its address as 16 bytes (IPv4 mapped to `::ffff:a.b.c.d`) and port. */

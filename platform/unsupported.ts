@@ -19,6 +19,8 @@ export function unsupported(os: string): Platform {
     error: fail,
     setReceiveBuffer: fail,
     written: fail,
+    listSockets: fail,
+    inspectProcessSocket: fail,
     sockets: {
       openFds: fail,
       address: fail,

@@ -1,0 +1,109 @@
+/**
+ * Helpers for the system-wide listing tests: `ss -tmie` for one connection, and a child
+ * process holding a connection (optionally as another user).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { run, runtime } from "./_helpers.ts";
+
+/** What `ss -tmie` says of one socket. */
+export interface SsDetail {
+  recvQ: number;
+  sendQ: number;
+  skmem: Record<string, number>;
+  notsent: number;
+  unacked: number;
+  /** ss prints `uid:` only when it is not 0. */
+  uid: number;
+  ino: number;
+  /** The socket cookie, which ss prints as `sk:` in hex. */
+  cookie: number;
+  raw: string;
+}
+
+/** Runs `ss -tmie` for the socket with these local and peer ports. */
+export function ssDetail(localPort: number, peerPort: number): SsDetail {
+  const raw = run("ss", ["-tmieHn", "state", "all", `( sport = :${localPort} and dport = :${peerPort} )`]);
+  const lines = raw.trim().split("\n");
+  if (lines.length === 0 || !lines[0]) throw new Error(`ss shows no socket ${localPort} -> ${peerPort}`);
+  const head = lines[0].trim().split(/\s+/);
+  const all = lines.join(" ");
+  const num = (re: RegExp, base = 10) => {
+    const m = re.exec(all);
+    return m ? parseInt(m[1], base) : 0;
+  };
+  const skmem: Record<string, number> = {};
+  for (const part of /skmem:\(([^)]*)\)/.exec(all)?.[1].split(",") ?? []) {
+    const m = /^([a-z]+)(\d+)$/.exec(part);
+    if (m) skmem[m[1]] = Number(m[2]);
+  }
+  return {
+    // -H and a state filter of "all": State, Recv-Q, Send-Q, Local, Peer
+    recvQ: Number(head[1]),
+    sendQ: Number(head[2]),
+    skmem,
+    notsent: num(/\bnotsent:(\d+)/),
+    unacked: num(/\bunacked:(\d+)/),
+    uid: num(/\buid:(\d+)/),
+    ino: num(/\bino:(\d+)/),
+    cookie: num(/\bsk:([0-9a-f]+)/, 16),
+    raw,
+  };
+}
+
+/** A child process holding one connection. */
+export interface Holder {
+  child: ChildProcess;
+  pid: number;
+  /** The connection's fd in the child. */
+  fd: number;
+  localPort: number;
+  /** Closes the child's stdin and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `tests/fixtures/diag_holder.ts` under this runtime, connecting to `host:port` and
+ * writing `bytes`; `prefix` runs it through another command (e.g. `setpriv …`).
+ */
+export async function startHolder(
+  host: string,
+  port: number,
+  bytes: number,
+  prefix: string[] = [],
+): Promise<Holder> {
+  const script = fileURLToPath(new URL("./fixtures/diag_holder.ts", import.meta.url));
+  const exe = process.execPath;
+  const args = runtime === "deno" ? ["run", "--allow-all", script, host, `${port}`, `${bytes}`] : [
+    script,
+    host,
+    `${port}`,
+    `${bytes}`,
+  ];
+  const [cmd, ...rest] = [...prefix, exe, ...args];
+  const child = spawn(cmd, rest, {
+    stdio: ["pipe", "pipe", "inherit"],
+    // Another user cannot write root's caches: give it its own.
+    env: prefix.length
+      ? { ...process.env, HOME: "/tmp", DENO_DIR: "/tmp/sockbuf-deno-dir-other" }
+      : process.env,
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`holder exited with ${code} before it was ready`)));
+  });
+  const { pid, fd, localPort } = JSON.parse(line);
+  return {
+    child,
+    pid,
+    fd,
+    localPort,
+    async stop() {
+      child.stdin!.end();
+      await exited;
+    },
+  };
+}
