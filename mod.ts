@@ -37,7 +37,13 @@ export {
   type WatchOptions,
 } from "./live.ts";
 export { ResolvedSocket, resolveSocket } from "./resolve.ts";
-export { inspectProcessSocket, type ListFilter, listSockets, listSocketsStream, listSocketsSync } from "./list.ts";
+export {
+  inspectProcessSocket,
+  type ListFilter,
+  listSockets,
+  listSocketsStream,
+  listSocketsSync,
+} from "./list.ts";
 export type {
   AddressPair,
   BunServeRequest,

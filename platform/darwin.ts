@@ -233,9 +233,13 @@ export const darwin: Platform = {
   sockets: ops,
   // macOS has no sock_diag; sockbuf does not read its pcblist sysctls (see README).
   listSockets() {
-    throw new Error("Listing every socket on the host is Linux-only (netlink sock_diag); macOS is not supported");
+    throw new Error(
+      "Listing every socket on the host is Linux-only (netlink sock_diag); macOS is not supported",
+    );
   },
   inspectProcessSocket() {
-    throw new Error("Inspecting another process's socket is Linux-only (pidfd_getfd); macOS is not supported");
+    throw new Error(
+      "Inspecting another process's socket is Linux-only (pidfd_getfd); macOS is not supported",
+    );
   },
 };
