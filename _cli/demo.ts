@@ -12,8 +12,7 @@
  * In a terminal it redraws the buffer ten times a second; otherwise it prints a plain line
  * every 500 ms (`--json`: a JSON object per snapshot). It ends with a summary of both phases.
  *
- *   deno run --allow-ffi --allow-net examples/demo.ts [--seconds 5] [--rate 262144] [--lowat 16384] [--json]
- *   bun examples/demo.ts [same flags]
+ * Run as `sockbuf demo [--seconds 5] [--rate 262144] [--lowat 16384] [--json]`.
  *
  * @module
  */
@@ -24,8 +23,9 @@ import { setDefaultHighWaterMark } from "node:stream";
 import { parseArgs } from "node:util";
 import { type LowLatencyWriter, lowLatencyWriter, type SendBuffer, watch } from "../mod.ts";
 import { platform } from "../platform/mod.ts";
+import { UsageError } from "./common.ts";
 
-const USAGE = `Usage: demo.ts [--seconds N] [--rate BYTES] [--lowat BYTES] [--json] [--help]
+export const DEMO_USAGE = `Usage: sockbuf demo [--seconds N] [--rate BYTES] [--lowat BYTES] [--json] [--help]
 
 Watch a TCP send buffer (unacked + unsent + free) while a slow loopback reader takes
 --rate bytes per second, first with plain writes, then with lowLatencyWriter().
@@ -34,9 +34,7 @@ Watch a TCP send buffer (unacked + unsent + free) while a slow loopback reader t
   --rate BYTES    the reader's rate, in bytes per second (default 262144 = 256 KiB/s)
   --lowat BYTES   TCP_NOTSENT_LOWAT for the second phase (default 16384)
   --json          one JSON object per snapshot, then a JSON summary
-  --help          this text
-
-Deno: deno run --allow-ffi --allow-net examples/demo.ts   Bun: bun examples/demo.ts`;
+  --help          this text`;
 
 /** Each message: its send time (performance.now(), float64 LE) in the first 8 bytes. */
 const MESSAGE = 1024;
@@ -53,8 +51,6 @@ const INT_MAX = 2 ** 31 - 1;
 
 // ---------------------------------------------------------------------------------------
 // Flags
-
-class UsageError extends Error {}
 
 interface Options {
   seconds: number;
@@ -520,19 +516,19 @@ function summaryJson(results: PhaseResult[], o: Options, interrupted: boolean) {
 // ---------------------------------------------------------------------------------------
 // Main
 
-async function main(): Promise<number> {
+/** Runs the demo with these flags; resolves to the exit code. */
+export async function demo(args: string[]): Promise<number> {
   let options: Options | undefined;
   try {
     // `deno task demo -- --seconds 3` passes the "--" through; npm and Bun do not.
-    const argv = process.argv.slice(2);
-    options = parseOptions(argv[0] === "--" ? argv.slice(1) : argv);
+    options = parseOptions(args[0] === "--" ? args.slice(1) : args);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`demo: ${err.message}\nTry --help for the flags.\n`);
+    process.stderr.write(`sockbuf demo: ${err.message}\nTry: sockbuf demo --help\n`);
     return 2;
   }
   if (!options) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${DEMO_USAGE}\n`);
     return 0;
   }
   const o = options;
@@ -596,5 +592,3 @@ async function main(): Promise<number> {
     screen?.restore();
   }
 }
-
-process.exitCode = await main();

@@ -1,0 +1,175 @@
+/**
+ * What `sockbuf ls` and `sockbuf top` share: their filter flags, the listing, its sort orders
+ * and the table.
+ *
+ * @module
+ */
+import { listSocketsSync } from "../list.ts";
+import type { SocketEntry, TcpState } from "../types.ts";
+import { type Align, bytes, choiceFlag, intFlag, type Style, table, UsageError } from "./common.ts";
+
+/** Sort keys; every one sorts largest first, except `port` and `pid`. */
+export const SORT_KEYS = ["unsent", "queued", "size", "unacked", "rtt", "cwnd", "port", "pid"] as const;
+/** A sort key. */
+export type SortKey = (typeof SORT_KEYS)[number];
+
+const ALL_STATES: readonly TcpState[] = [
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECEIVED",
+  "FIN_WAIT_1",
+  "FIN_WAIT_2",
+  "TIME_WAIT",
+  "CLOSED",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "LISTEN",
+  "CLOSING",
+  "NEW_SYN_RECV",
+  "BOUND_INACTIVE",
+];
+/**
+ * By default, as `ss` without `-a`: connections that can hold data to send, so no
+ * listeners, no `TIME_WAIT` and no half-open requests.
+ */
+const CONNECTED: readonly TcpState[] = [
+  "ESTABLISHED",
+  "SYN_SENT",
+  "FIN_WAIT_1",
+  "FIN_WAIT_2",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "CLOSING",
+];
+
+/** The flags `ls` and `top` both take, for `parseFlags`. */
+export const LIST_FLAGS = {
+  state: { type: "string", multiple: true },
+  port: { type: "string" },
+  pid: { type: "string" },
+  sort: { type: "string", default: "unsent" },
+  limit: { type: "string" },
+  processes: { type: "boolean", default: true },
+} as const;
+
+/** Help lines for {@linkcode LIST_FLAGS}. */
+export const LIST_HELP = `  --state S       only sockets in state S (repeat, or S,S): established, syn-sent,
+                  fin-wait-1, fin-wait-2, close-wait, last-ack, closing, listen,
+                  time-wait, syn-received, closed, or all (default: every state that
+                  can hold data to send, as ss shows without -a)
+  --port N        only sockets with port N at either end (filtered in the kernel)
+  --pid N         only sockets held open by process N
+  --sort KEY      ${SORT_KEYS.join(", ")} (default unsent; largest first)
+  --limit N       show at most N sockets
+  --no-processes  skip finding each socket's process (faster on busy hosts)`;
+
+/** The parsed filter flags. */
+export interface ListOptions {
+  states: TcpState[];
+  port: number | undefined;
+  pid: number | undefined;
+  sort: SortKey;
+  limit: number | undefined;
+  processes: boolean;
+}
+
+/** Checks the filter flags. */
+export function listOptions(values: {
+  state?: string[];
+  port?: string;
+  pid?: string;
+  sort?: string;
+  limit?: string;
+  processes?: boolean;
+}): ListOptions {
+  let states = [...CONNECTED];
+  if (values.state) {
+    const names = values.state.flatMap((s) => s.split(",")).map((s) =>
+      s.trim().toUpperCase().replaceAll("-", "_")
+    );
+    states = names.includes("ALL") ? [...ALL_STATES] : names.map((n) => {
+      const state = n === "SYN_RECV" ? "SYN_RECEIVED" : n;
+      if (!(ALL_STATES as readonly string[]).includes(state)) {
+        throw new UsageError(
+          `--state: unknown TCP state ${JSON.stringify(n.toLowerCase().replaceAll("_", "-"))}`,
+        );
+      }
+      return state as TcpState;
+    });
+  }
+  const pid = values.pid === undefined ? undefined : intFlag("pid", values.pid, 1, 2 ** 31 - 1);
+  return {
+    states,
+    port: values.port === undefined ? undefined : intFlag("port", values.port, 0, 65535),
+    pid,
+    sort: choiceFlag("sort", values.sort ?? "unsent", SORT_KEYS),
+    limit: values.limit === undefined ? undefined : intFlag("limit", values.limit, 1, 2 ** 31 - 1),
+    // Filtering by process needs the processes.
+    processes: values.processes !== false || pid !== undefined,
+  };
+}
+
+const num = (n: number | undefined) => n ?? -1;
+const KEY: Record<SortKey, (e: SocketEntry) => number> = {
+  unsent: (e) => num(e.sendBuffer?.unsent),
+  queued: (e) => num(e.sendBuffer?.queued),
+  size: (e) => num(e.sendBuffer?.size),
+  unacked: (e) => num(e.sendBuffer?.unackedSegments),
+  rtt: (e) => num(e.rttMicros),
+  cwnd: (e) => num(e.cwndSegments),
+  port: (e) => -e.local.port,
+  pid: (e) => -(e.processes?.[0]?.pid ?? 2 ** 31),
+};
+
+/** Lists, filters and sorts the sockets as the flags say. */
+export function listFor(o: ListOptions, tcpInfo = false): SocketEntry[] {
+  let entries = listSocketsSync({ states: o.states, port: o.port, processes: o.processes, tcpInfo });
+  if (o.pid !== undefined) entries = entries.filter((e) => e.processes?.some((p) => p.pid === o.pid));
+  const key = KEY[o.sort];
+  // Ties keep a stable, readable order: by local port.
+  entries.sort((a, b) => key(b) - key(a) || a.local.port - b.local.port);
+  return o.limit === undefined ? entries : entries.slice(0, o.limit);
+}
+
+const endpoint = (a: { address: string; port: number }) =>
+  a.address.includes(":") ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+
+/** Who holds the socket: `command[pid]`, comma-separated; `-` if nobody was found. */
+export function holders(e: SocketEntry): string {
+  if (!e.processes) return "";
+  const names = [...new Set(e.processes.map((p) => `${p.command}[${p.pid}]`))];
+  return names.length ? names.join(",") : "-";
+}
+
+function rtt(micros: number | undefined): string {
+  if (micros === undefined) return "-";
+  return micros < 10_000 ? `${(micros / 1000).toFixed(2)} ms` : `${(micros / 1000).toFixed(0)} ms`;
+}
+
+const HEAD = ["STATE", "LOCAL", "PEER", "SIZE", "QUEUED", "UNSENT", "UNACKED", "CWND", "RTT", "PROCESS"];
+const ALIGN: Align[] = ["left", "left", "left", "right", "right", "right", "right", "right", "right", "left"];
+
+/**
+ * The table: byte counts readable (KiB/MiB), `UNACKED` and `CWND` in segments. Unsent data
+ * is highlighted in colour; `style` is plain text off a terminal.
+ */
+export function render(entries: SocketEntry[], style: Style, sort: SortKey): string[] {
+  const head = HEAD.map((h) => (h.toLowerCase() === sort ? style.bold(`${h}▼`) : style.bold(h)));
+  const rows = entries.map((e) => {
+    const b = e.sendBuffer;
+    const unsent = bytes(b?.unsent);
+    return [
+      e.state.toLowerCase().replaceAll("_", "-"),
+      endpoint(e.local),
+      endpoint(e.peer),
+      bytes(b?.size),
+      bytes(b?.queued),
+      b?.unsent ? style.red(unsent) : unsent,
+      b?.unackedSegments === undefined ? "-" : String(b.unackedSegments),
+      e.cwndSegments === undefined ? "-" : String(e.cwndSegments),
+      rtt(e.rttMicros),
+      holders(e),
+    ];
+  });
+  return table([head, ...rows], ALIGN);
+}
