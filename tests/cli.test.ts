@@ -188,6 +188,82 @@ describe(`sockbuf command line (${runtime})`, () => {
     }
   });
 
+  it("route rejects hostile values with exit 2 before running anything", (t) => {
+    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    const rulesBefore = linux ? run("ip", ["rule", "show"]) : "";
+    const cases: [string[], RegExp][] = [
+      [["add", "--user", "test1; rm -rf /", "--dev", "lo"], /^sockbuf route: user: /],
+      [["add", "--user", "$(id)", "--dev", "lo"], /^sockbuf route: user: /],
+      [["add", "--user", "4242", "--dev", "en0 all"], /^sockbuf route: dev: /],
+      [["add", "--user", "4242", "--dev", "lo", "--gateway", "999.1.1.1"], /^sockbuf route: gateway: /],
+      [["add", "--user", "4242", "--dev", "lo", "--table", "local"], /^sockbuf route: table: /],
+      [["add", "--user", "4242"], /needs --dev/],
+      [["remove", "--dev", "lo"], /needs --user/],
+      [["rewire"], /expected add, remove or list/],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli(["route", ...args]);
+      assert.equal(r.code, 2, `sockbuf route ${args.join(" ")}: exit ${r.code}\n${r.all}`);
+      assert.match(r.stderr, message, `sockbuf route ${args.join(" ")}`);
+    }
+    if (linux) assert.equal(run("ip", ["rule", "show"]), rulesBefore, "the host's rules did not change");
+  });
+
+  it("route add, list and remove work for real inside a network namespace of the test's own", {
+    skip: !linux && "Linux only: ip rule",
+    timeout: 60_000,
+  }, (t) => {
+    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, isRoot, "root (network namespaces, ip rule)")) return;
+    if (!needs(t, hasTool("ip", ["-V"]), "ip from iproute2")) return;
+    const ns = `sockbuf-cli-${process.pid}`;
+    const hostRules = run("ip", ["rule", "show"]);
+    const inNs = (args: string[]) => {
+      const [cmd, argv] = cliArgv(["route", ...args]);
+      const r = spawnSync("ip", ["netns", "exec", ns, cmd, ...argv], {
+        cwd: root,
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { ...process.env, NO_COLOR: "1" },
+      });
+      return { code: r.status, stdout: r.stdout, all: `${r.stdout}\n${r.stderr}` };
+    };
+    run("ip", ["netns", "add", ns]);
+    try {
+      const ip = (...args: string[]) => run("ip", ["-n", ns, ...args]);
+      // A veth pair, both ends in the namespace (this kernel has no dummy driver).
+      ip("link", "add", "tun9", "type", "veth", "peer", "name", "tun9p");
+      ip("link", "set", "tun9", "up");
+      ip("link", "set", "tun9p", "up");
+      ip("addr", "add", "10.77.0.1/24", "dev", "tun9");
+      const state = () => ip("rule", "show") + ip("route", "show", "table", "all");
+      const before = state();
+      const add = ["add", "--user", "4242", "--dev", "tun9", "--gateway", "10.77.0.2", "--table", "4242"];
+      const first = inNs([...add, "--json"]);
+      assert.equal(first.code, 0, first.all);
+      assert.equal(JSON.parse(first.stdout).changed, true);
+      const second = inNs(add);
+      assert.equal(second.code, 0, second.all);
+      assert.match(second.stdout, /^already in place: uid 4242, tun9 via 10\.77\.0\.2/);
+      assert.match(ip("route", "get", "10.99.0.1", "uid", "4242"), /via 10\.77\.0\.2 dev tun9 table 4242/);
+      const list = inNs(["list", "--json"]);
+      assert.equal(list.code, 0, list.all);
+      const routes = JSON.parse(list.stdout) as { uid: number; dev: string; table: number }[];
+      assert.deepEqual(routes.map((r) => [r.uid, r.dev, r.table]), [[4242, "tun9", 4242]]);
+      const failed = inNs(["add", "--user", "4243", "--dev", "nosuch0"]);
+      assert.equal(failed.code, 1, failed.all);
+      assert.match(failed.all, /Cannot find device "nosuch0"/);
+      const removed = inNs(["remove", "--user", "4242", "--table", "4242"]);
+      assert.equal(removed.code, 0, removed.all);
+      assert.match(removed.stdout, /^removed \d+/);
+      assert.equal(state(), before, "the namespace's rules and routes are as they were");
+    } finally {
+      spawnSync("ip", ["netns", "delete", ns]);
+    }
+    assert.ok(!run("ip", ["netns", "list"]).includes(ns), "the namespace is gone");
+    assert.equal(run("ip", ["rule", "show"]), hostRules, "the host's rules did not change");
+  });
+
   it("top draws a frame in a terminal and gives the terminal back on q", {
     skip: !linux && "Linux only: sock_diag",
     timeout: 60_000,
