@@ -1,0 +1,70 @@
+/**
+ * macOS pf rules that route one local user's TCP and UDP traffic through another interface,
+ * and the pfctl steps that apply and remove them safely. Most callers want
+ * `@sockbuf/sockbuf/route`, which uses this on macOS; this entry gives the pieces.
+ *
+ * - {@linkcode buildPfRules} emits valid pf syntax: `route-to (utun4 192.168.15.2)`, with
+ *   parentheses (the braces form `route-to { utun4 192.168.15.2 }` does not parse).
+ * - Anchor mode ({@linkcode applyAnchor}, {@linkcode removeAnchor}, {@linkcode showAnchor}):
+ *   rules go into an anchor of our own through `pfctl -a ANCHOR -f -` on stdin; a pf reference
+ *   taken with `pfctl -E` is kept in `/var/run/sockbuf/pf-<anchor, / as +>.token` (0600) and
+ *   released with `pfctl -X`. No system file changes.
+ * - Persist mode ({@linkcode applyPersist}, {@linkcode removePersist}): our line goes into
+ *   `/etc/pf.conf` before `anchor "com.apple/*"`, with a backup, a `pfctl -nf` check of a temp
+ *   file, an atomic rename, `pfctl -f`, and the backup restored on failure.
+ * - The pf.conf transforms ({@linkcode insertPfConfRules}, {@linkcode removePfConfRules}) are
+ *   pure functions of the text: LF or CRLF kept, idempotent.
+ *
+ * `pfctl -d` is never run: it would disable pf for every other program and void their tokens.
+ *
+ * @example Rules for one user, and what loading them runs (recorded, not run)
+ * ```ts
+ * import { applyAnchor, buildPfRules, type Runner } from "@sockbuf/sockbuf/pf";
+ *
+ * const rules = buildPfRules({ user: "test1", routeTo: "utun4", gateway: "192.168.15.2", nat: true });
+ * const calls: string[] = [];
+ * const runner: Runner = (file, args, options) => {
+ *   calls.push([file, ...args].join(" ") + (options?.stdin ? ` <<< ${options.stdin.trim()}` : ""));
+ *   return Promise.resolve({ code: 0, stdout: "", stderr: "pf enabled\nToken : 42\n" });
+ * };
+ * await applyAnchor(rules, "com.apple/sockbuf.test1", {
+ *   runner,
+ *   stateDir: await Deno.makeTempDir(),
+ * });
+ * console.log(calls.join("\n"));
+ * ```
+ *
+ * @module
+ */
+export {
+  APPLE_ANCHOR,
+  applyAnchor,
+  applyPersist,
+  buildPfRules,
+  defaultAnchor,
+  findPfConfRules,
+  insertPfConfRules,
+  listAnchors,
+  PF_CONF_PATH,
+  PF_STATE_DIR,
+  pfAnchorText,
+  pfConfMarker,
+  PFCTL_PATH,
+  pfctlFailure,
+  type PfctlOptions,
+  type PfRuleOptions,
+  type PfRuleSet,
+  removeAnchor,
+  removePersist,
+  removePfConfRules,
+  showAnchor,
+} from "./platform/pf.ts";
+export { defaultRunner, type Runner, type RunOptions, type RunResult } from "./platform/runner.ts";
+export {
+  PfConfError,
+  type RouteCommandDetail,
+  RouteCommandError,
+  RouteError,
+  type RouteFailure,
+} from "./platform/route_types.ts";
+export type { Protocol } from "./platform/validate.ts";

@@ -1,0 +1,580 @@
+/**
+ * macOS per-user routing with pf: a rule builder that emits valid pf syntax, pure pf.conf
+ * transforms, and a pfctl driver for two modes.
+ *
+ * - **anchor** (default): `pfctl -a ANCHOR -f -` loads our rules from stdin into an anchor of
+ *   our own (default `com.apple/sockbuf.USER`, evaluated through the stock `anchor "com.apple/*"`),
+ *   then `pfctl -E` takes a reference on pf whose token is kept in a state file; removal is
+ *   `pfctl -a ANCHOR -F all` then `pfctl -X TOKEN`. No system file is edited.
+ * - **persist**: inserts our lines into `/etc/pf.conf` before `anchor "com.apple/*"` (NAT after
+ *   `nat-anchor "com.apple/*"`), with a backup, a temp file checked by `pfctl -nf`, an atomic
+ *   rename, `pfctl -f` to reload, and the backup restored if any step fails.
+ *
+ * `pfctl -d` is never run: it disables pf for every other user of it and voids their tokens.
+ *
+ * State files: `/var/run/sockbuf/pf-<key>.token` (directory 0700, file 0600), where `<key>` is
+ * the anchor path with `/` written as `+` (anchor mode) or `persist+<user>` (persist mode).
+ * `/var/run` is emptied at boot, when pf's references are gone too.
+ *
+ * @module
+ */
+import { mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import type { Runner, RunResult } from "./runner.ts";
+import {
+  type CheckedRoute,
+  type DriverPaths,
+  PfConfError,
+  type RouteCommandDetail,
+  RouteCommandError,
+  type RouteDriver,
+  RouteError,
+  type RouteResult,
+  type UnrouteResult,
+  type UserRoute,
+} from "./route_types.ts";
+import {
+  type Protocol,
+  validateAnchor,
+  validateFamily,
+  validateInterface,
+  validateIp,
+  validatePath,
+  validateProtocols,
+  validateUser,
+} from "./validate.ts";
+
+/** pfctl's fixed path on macOS. */
+export const PFCTL_PATH = "/sbin/pfctl";
+/** The system pf.conf. */
+export const PF_CONF_PATH = "/etc/pf.conf";
+/** Where pf reference tokens are kept. */
+export const PF_STATE_DIR = "/var/run/sockbuf";
+/** The parent anchor the stock pf.conf evaluates with `anchor "com.apple/*"`. */
+export const APPLE_ANCHOR = "com.apple";
+
+/** What to route, for {@linkcode buildPfRules}. */
+export interface PfRuleOptions {
+  /** The local user whose sockets are routed: a name or a uid. */
+  user: string | number;
+  /** The interface to send the traffic out of, such as a VPN's `utun4`. */
+  routeTo: string;
+  /** The next hop on `routeTo`; pf's `route-to (IF GW)`. Without it the rule is `route-to IF`. */
+  gateway?: string;
+  /**
+   * The interface the traffic would otherwise leave through, for `on IF`. By default the rule
+   * matches on every interface except `routeTo` itself (`on ! utun4`), so rerouted packets
+   * are not matched again.
+   */
+  outInterface?: string;
+  /** Protocols to route; default both `tcp` and `udp` (the only ones pf's `user` matches). */
+  protocols?: Protocol[];
+  /** `inet` or `inet6`; default the gateway's family, or `inet`. */
+  family?: "inet" | "inet6";
+  /**
+   * Also translate the source address to `routeTo`'s own (`nat on utun4 … -> (utun4)`):
+   * pf does not rewrite it after `route-to`, so without NAT replies may not come back.
+   */
+  nat?: boolean;
+}
+
+/** The rules for one user, as pf text. */
+export interface PfRuleSet {
+  /** The `pass out … route-to … user …` rule. */
+  readonly filter: string;
+  /** The `nat on …` rule, when NAT was asked for. */
+  readonly nat?: string;
+  /** The address family the rules are for. */
+  readonly family: "inet" | "inet6";
+  /** The user as written in the rule. */
+  readonly user: string | number;
+}
+
+/** Words pf's lexer reads as keywords: as an interface name they would change the rule's meaning. */
+const PF_KEYWORDS = new Set([
+  "all",
+  "any",
+  "on",
+  "from",
+  "to",
+  "in",
+  "out",
+  "inet",
+  "inet6",
+  "proto",
+  "user",
+  "group",
+  "port",
+  "quick",
+  "pass",
+  "block",
+  "self",
+  "no",
+  "nat",
+  "rdr",
+  "route-to",
+  "reply-to",
+  "dup-to",
+  "flags",
+  "keep",
+  "state",
+  "label",
+  "tag",
+  "anchor",
+]);
+
+function pfInterface(value: unknown, field: string): string {
+  const name = validateInterface(value, field);
+  if (PF_KEYWORDS.has(name)) {
+    throw new TypeError(`${field}: ${JSON.stringify(name)} is a pf keyword, not an interface`);
+  }
+  return name;
+}
+
+/**
+ * Builds the pf rules for one user from typed options, checking every field first.
+ *
+ * @throws {TypeError} naming the field that fails its grammar
+ * @throws {RangeError} for a uid out of range
+ *
+ * @example
+ * ```ts
+ * import { buildPfRules } from "./pf.ts";
+ * const rules = buildPfRules({ user: "test1", routeTo: "utun4", gateway: "192.168.15.2", outInterface: "en0" });
+ * console.log(rules.filter);
+ * // pass out quick on en0 route-to (utun4 192.168.15.2) inet proto { tcp udp } from any to any user test1
+ * ```
+ */
+export function buildPfRules(options: PfRuleOptions): PfRuleSet {
+  if (typeof options !== "object" || options === null) throw new TypeError("options: expected an object");
+  const user = validateUser(options.user, "user");
+  const routeTo = pfInterface(options.routeTo, "routeTo");
+  const gateway = options.gateway === undefined ? undefined : validateIp(options.gateway, "gateway");
+  const out = options.outInterface === undefined
+    ? undefined
+    : pfInterface(options.outInterface, "outInterface");
+  const protocols = options.protocols === undefined ? ["tcp", "udp"] : validateProtocols(options.protocols);
+  const family = options.family === undefined ? gateway?.family ?? "inet" : validateFamily(options.family);
+  if (gateway && gateway.family !== family) {
+    throw new TypeError(`family: ${family} does not match the gateway's ${gateway.family}`);
+  }
+  if (options.nat !== undefined && typeof options.nat !== "boolean") {
+    throw new TypeError("nat: expected a boolean");
+  }
+  const on = out === undefined ? `on ! ${routeTo}` : `on ${out}`;
+  const to = gateway === undefined ? routeTo : `(${routeTo} ${gateway.address})`;
+  const proto = protocols.length === 1 ? protocols[0] : `{ ${protocols.join(" ")} }`;
+  const filter = `pass out quick ${on} route-to ${to} ${family} proto ${proto} from any to any user ${user}`;
+  // Only packets not already from the tunnel's own address need translating.
+  const nat = options.nat
+    ? `nat on ${routeTo} ${family} from ! (${routeTo}) to any -> (${routeTo})`
+    : undefined;
+  return { filter, ...(nat === undefined ? {} : { nat }), family, user };
+}
+
+/** The rule set as the text `pfctl -a ANCHOR -f -` reads: translation before filtering, as pf requires. */
+export function pfAnchorText(rules: PfRuleSet): string {
+  return (rules.nat === undefined ? "" : rules.nat + "\n") + rules.filter + "\n";
+}
+
+// ---- pf.conf transforms: pure functions of the file's text ----
+
+/** The comment that marks our lines in pf.conf, one per user. */
+export function pfConfMarker(user: string | number): string {
+  return `# sockbuf user=${validateUser(user)}`;
+}
+
+const APPLE_FILTER_ANCHOR = /^\s*anchor\s+"com\.apple\/\*"\s*(#.*)?$/;
+const APPLE_NAT_ANCHOR = /^\s*nat-anchor\s+"com\.apple\/\*"\s*(#.*)?$/;
+const MARKED = /\s#\s*sockbuf user=([A-Za-z0-9_.-]+)\s*$/;
+
+/** pf.conf split into lines, remembering its line ending so it can be written back the same way. */
+function splitLines(text: string): { lines: string[]; eol: string } {
+  const eol = text.includes("\r\n") ? "\r\n" : "\n";
+  return { lines: text.split(eol), eol };
+}
+
+/**
+ * pf.conf's text without our lines for `user` (every line carrying its marker).
+ *
+ * @example
+ * ```ts
+ * import { removePfConfRules } from "./pf.ts";
+ * const text = 'anchor "com.apple/*"\npass out quick route-to utun4 inet proto tcp from any to any user 7 # sockbuf user=7\n';
+ * console.log(removePfConfRules(text, 7)); // anchor "com.apple/*"
+ * ```
+ */
+export function removePfConfRules(text: string, user: string | number): string {
+  const marker = pfConfMarker(user);
+  const { lines, eol } = splitLines(text);
+  return lines.filter((l) => !l.trimEnd().endsWith(marker)).join(eol);
+}
+
+/**
+ * pf.conf's text with our rules for the rule set's user: the filter rule just before
+ * `anchor "com.apple/*"`, the NAT rule (if any) just after `nat-anchor "com.apple/*"`. Any
+ * earlier lines of ours for that user are replaced, so applying it twice changes nothing.
+ * The file's line endings (LF or CRLF) are kept.
+ *
+ * @param path the file's name, for the error
+ * @throws {PfConfError} if the file has no `anchor "com.apple/*"` line (or no
+ *   `nat-anchor "com.apple/*"` line when NAT is asked for)
+ *
+ * @example
+ * ```ts
+ * import { buildPfRules, insertPfConfRules } from "./pf.ts";
+ * const rules = buildPfRules({ user: "test1", routeTo: "utun4" });
+ * const once = insertPfConfRules('anchor "com.apple/*"\n', rules);
+ * console.log(once === insertPfConfRules(once, rules)); // true
+ * ```
+ */
+export function insertPfConfRules(text: string, rules: PfRuleSet, path = PF_CONF_PATH): string {
+  const marker = pfConfMarker(rules.user);
+  const { lines, eol } = splitLines(removePfConfRules(text, rules.user));
+  const filterAt = lines.findIndex((l) => APPLE_FILTER_ANCHOR.test(l));
+  if (filterAt < 0) {
+    throw new PfConfError(
+      path,
+      'no `anchor "com.apple/*"` line to insert our rule before; the file was not changed',
+    );
+  }
+  lines.splice(filterAt, 0, `${rules.filter} ${marker}`);
+  if (rules.nat !== undefined) {
+    const natAt = lines.findIndex((l) => APPLE_NAT_ANCHOR.test(l));
+    if (natAt < 0) {
+      throw new PfConfError(
+        path,
+        'no `nat-anchor "com.apple/*"` line to insert our NAT rule after; the file was not changed',
+      );
+    }
+    lines.splice(natAt + 1, 0, `${rules.nat} ${marker}`);
+  }
+  return lines.join(eol);
+}
+
+/** Our lines in a pf.conf, grouped by user. */
+export function findPfConfRules(text: string): { user: string; rules: string[] }[] {
+  const byUser = new Map<string, string[]>();
+  for (const line of splitLines(text).lines) {
+    const m = MARKED.exec(line);
+    if (!m) continue;
+    const rule = line.slice(0, m.index).trim();
+    byUser.set(m[1], [...(byUser.get(m[1]) ?? []), rule]);
+  }
+  return [...byUser].map(([user, rules]) => ({ user, rules }));
+}
+
+// ---- pfctl ----
+
+/**
+ * Reads pfctl's complaint: `FILE:LINE: syntax error`, `pf already enabled`, or an interface pf
+ * cannot find (pfctl checks named interfaces while parsing).
+ */
+export function pfctlFailure(stderr: string): RouteCommandDetail {
+  const syntax = /^(.+?):(\d+): syntax error/m.exec(stderr);
+  if (syntax) return { reason: "syntax-error", file: syntax[1], line: Number(syntax[2]) };
+  if (/pf already enabled/i.test(stderr)) return { reason: "already-enabled" };
+  const dev =
+    /(?:no IP address found for|unknown interface|no such interface|interface not found:?)\s+"?([A-Za-z0-9_.-]+)"?/i
+      .exec(stderr) ?? /\b([A-Za-z0-9_.-]+): (?:no such interface|interface does not exist)/i.exec(stderr);
+  if (dev) return { reason: "no-such-interface", interface: dev[1] };
+  if (/unknown user/i.test(stderr)) return { reason: "no-such-user" };
+  return { reason: "failed" };
+}
+
+/** Where and how the pf driver works; every field has the system default. */
+export interface PfctlOptions {
+  /** Spawns pfctl (the recording runner in tests). */
+  readonly runner: Runner;
+  /** pfctl's absolute path; default `/sbin/pfctl`. */
+  readonly pfctl?: string;
+  /** pf.conf for persist mode; default `/etc/pf.conf`. */
+  readonly pfConf?: string;
+  /** Where tokens are kept; default `/var/run/sockbuf`. */
+  readonly stateDir?: string;
+}
+
+interface Ctx {
+  runner: Runner;
+  pfctl: string;
+  pfConf: string;
+  stateDir: string;
+}
+
+function context(o: PfctlOptions): Ctx {
+  if (typeof o?.runner !== "function") throw new TypeError("runner: expected a function");
+  return {
+    runner: o.runner,
+    pfctl: o.pfctl === undefined ? PFCTL_PATH : validatePath(o.pfctl, "pfctl"),
+    pfConf: o.pfConf === undefined ? PF_CONF_PATH : validatePath(o.pfConf, "pfConf"),
+    stateDir: o.stateDir === undefined ? PF_STATE_DIR : validatePath(o.stateDir, "stateDir"),
+  };
+}
+
+async function pfctl(c: Ctx, args: string[], stdin?: string): Promise<RunResult> {
+  const result = await c.runner(c.pfctl, args, stdin === undefined ? undefined : { stdin });
+  if (result.code !== 0) throw new RouteCommandError([c.pfctl, ...args], result, pfctlFailure(result.stderr));
+  return result;
+}
+
+function tokenPath(c: Ctx, key: string): string {
+  return `${c.stateDir}/pf-${key.replaceAll("/", "+")}.token`;
+}
+
+async function readToken(path: string): Promise<string | undefined> {
+  try {
+    const token = (await readFile(path, "utf8")).trim();
+    return /^[0-9]{1,20}$/.test(token) ? token : undefined;
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
+  const tmp = `${path}.sockbuf.tmp`;
+  await writeFile(tmp, text, { mode });
+  await rename(tmp, path);
+}
+
+/**
+ * Takes a pf reference with `pfctl -E` (which enables pf if nobody has) unless the state file
+ * already holds our token, and keeps the token. `-e` is not used: it fails when pf is on.
+ */
+async function holdReference(c: Ctx, key: string): Promise<boolean> {
+  const path = tokenPath(c, key);
+  if (await readToken(path) !== undefined) return false;
+  const result = await pfctl(c, ["-E"]);
+  const token = /Token\s*:\s*([0-9]+)/.exec(result.stderr + "\n" + result.stdout)?.[1];
+  if (token === undefined) throw new RouteError(`pfctl -E printed no token: ${result.stderr.trim()}`);
+  await mkdir(c.stateDir, { recursive: true, mode: 0o700 });
+  await writeAtomically(path, token + "\n", 0o600);
+  return true;
+}
+
+/** Releases our pf reference with `pfctl -X TOKEN`, if we hold one. The state file goes first, so a stale token cannot wedge removal. */
+async function releaseReference(c: Ctx, key: string): Promise<boolean> {
+  const path = tokenPath(c, key);
+  const token = await readToken(path);
+  if (token === undefined) return false;
+  await unlink(path);
+  await pfctl(c, ["-X", token]);
+  return true;
+}
+
+/** The default anchor for a user: `com.apple/sockbuf.USER`, one per user so loads do not overwrite each other. */
+export function defaultAnchor(user: string | number): string {
+  return `${APPLE_ANCHOR}/sockbuf.${validateUser(user)}`;
+}
+
+/**
+ * Loads the rules into `anchor` (`pfctl -a ANCHOR -f -`, rules on stdin) and holds a pf
+ * reference (`pfctl -E`, token kept). If taking the reference fails, the anchor is flushed again.
+ * Loading replaces the anchor's rules, so applying twice leaves one copy.
+ *
+ * @returns whether a new reference was taken
+ * @throws {RouteCommandError} if pfctl fails (syntax errors carry `file` `stdin` and `line`)
+ */
+export async function applyAnchor(rules: PfRuleSet, anchor: string, options: PfctlOptions): Promise<boolean> {
+  const c = context(options);
+  validateAnchor(anchor);
+  await pfctl(c, ["-a", anchor, "-f", "-"], pfAnchorText(rules));
+  try {
+    return await holdReference(c, anchor);
+  } catch (err) {
+    await c.runner(c.pfctl, ["-a", anchor, "-F", "all"]);
+    throw err;
+  }
+}
+
+/**
+ * Flushes `anchor` (`pfctl -a ANCHOR -F all`, which touches no other ruleset) and releases our
+ * reference (`pfctl -X TOKEN`).
+ *
+ * @returns whether the anchor had rules of ours
+ */
+export async function removeAnchor(anchor: string, options: PfctlOptions): Promise<boolean> {
+  const c = context(options);
+  validateAnchor(anchor);
+  const had = (await showAnchor(anchor, options)).length > 0;
+  await pfctl(c, ["-a", anchor, "-F", "all"]);
+  await releaseReference(c, anchor);
+  return had;
+}
+
+/** The rules loaded in `anchor`: NAT rules (`-sn`) then filter rules (`-sr`), as pfctl prints them. */
+export async function showAnchor(anchor: string, options: PfctlOptions): Promise<string[]> {
+  const c = context(options);
+  validateAnchor(anchor);
+  const lines = (r: RunResult) => r.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const nat = lines(await pfctl(c, ["-a", anchor, "-sn"]));
+  const filter = lines(await pfctl(c, ["-a", anchor, "-sr"]));
+  return [...nat, ...filter];
+}
+
+/** Our anchors under `com.apple` (`pfctl -a com.apple -s Anchors`), the ones named `sockbuf.*`. */
+export async function listAnchors(options: PfctlOptions): Promise<string[]> {
+  const c = context(options);
+  const result = await pfctl(c, ["-a", APPLE_ANCHOR, "-s", "Anchors"]);
+  return result.stdout.split("\n").map((l) => l.trim()).filter((l) =>
+    l.startsWith(`${APPLE_ANCHOR}/sockbuf.`)
+  );
+}
+
+/**
+ * Swaps pf.conf for `next` safely: backup (`pf.conf.sockbuf.bak`), temp file
+ * (`pf.conf.sockbuf.tmp`, the original's mode), `pfctl -nf TEMP` to check it, an atomic
+ * rename, `pfctl -f pf.conf` to load it. If the check fails, the temp file goes and pf.conf is
+ * untouched; if loading fails, the backup is renamed back and loaded again.
+ */
+async function swapPfConf(c: Ctx, text: string, next: string): Promise<void> {
+  const mode = (await stat(c.pfConf)).mode & 0o777;
+  const backup = `${c.pfConf}.sockbuf.bak`;
+  const tmp = `${c.pfConf}.sockbuf.tmp`;
+  await writeFile(backup, text, { mode });
+  await writeFile(tmp, next, { mode });
+  try {
+    await pfctl(c, ["-nf", tmp]);
+  } catch (err) {
+    await unlink(tmp);
+    throw err;
+  }
+  await rename(tmp, c.pfConf);
+  try {
+    await pfctl(c, ["-f", c.pfConf]);
+  } catch (err) {
+    await writeFile(tmp, text, { mode });
+    await rename(tmp, c.pfConf);
+    // Best effort: the old file loaded before, so it should load again.
+    await c.runner(c.pfctl, ["-f", c.pfConf]);
+    throw err;
+  }
+}
+
+/**
+ * Persist mode: inserts our rules into pf.conf (see {@linkcode insertPfConfRules}), swaps the
+ * file in safely, reloads it and holds a pf reference. When the file already has exactly our
+ * lines nothing is written or reloaded.
+ *
+ * @returns whether pf.conf changed
+ * @throws {PfConfError} if pf.conf has no `anchor "com.apple/*"` line (nothing is touched)
+ * @throws {RouteCommandError} if `pfctl -nf` or `pfctl -f` fails (pf.conf is as before)
+ */
+export async function applyPersist(rules: PfRuleSet, options: PfctlOptions): Promise<boolean> {
+  const c = context(options);
+  const text = await readFile(c.pfConf, "utf8");
+  const next = insertPfConfRules(text, rules, c.pfConf);
+  const changed = next !== text;
+  if (changed) await swapPfConf(c, text, next);
+  try {
+    await holdReference(c, `persist/${rules.user}`);
+  } catch (err) {
+    if (changed) await swapPfConf(c, next, text);
+    throw err;
+  }
+  return changed;
+}
+
+/**
+ * Persist mode: removes our lines for `user` from pf.conf the same safe way, reloads, and
+ * releases our reference.
+ *
+ * @returns how many lines were removed
+ */
+export async function removePersist(user: string | number, options: PfctlOptions): Promise<number> {
+  const c = context(options);
+  const text = await readFile(c.pfConf, "utf8");
+  const next = removePfConfRules(text, user);
+  const removed = splitLines(text).lines.length - splitLines(next).lines.length;
+  if (removed > 0) await swapPfConf(c, text, next);
+  await releaseReference(c, `persist/${validateUser(user)}`);
+  return removed;
+}
+
+// ---- the route driver ----
+
+function parseRouteTo(rules: readonly string[]): { dev?: string; gateway?: string } {
+  for (const r of rules) {
+    const m = /route-to\s+(?:\(\s*([A-Za-z0-9_.-]+)\s+([0-9A-Fa-f:.]+)\s*\)|\(?\s*([A-Za-z0-9_.-]+)\s*\)?)/
+      .exec(r);
+    if (m) return m[1] ? { dev: m[1], gateway: m[2] } : { dev: m[3] };
+  }
+  return {};
+}
+
+function describe(user: string, rules: readonly string[], extra: Partial<UserRoute>): UserRoute {
+  const family = rules.some((r) => /\binet6\b/.test(r)) ? "inet6" : "inet";
+  const who = /^[0-9]+$/.test(user) ? { uid: Number(user) } : { user };
+  return { os: "darwin", ...who, family, ...parseRouteTo(rules), rules: [...rules], ...extra };
+}
+
+function pfOptions(runner: Runner, paths: DriverPaths): PfctlOptions {
+  return { runner, pfctl: paths.pfctl, pfConf: paths.pfConf, stateDir: paths.stateDir };
+}
+
+function rulesFor(spec: CheckedRoute): PfRuleSet {
+  if (spec.table !== undefined) throw new TypeError("table: routing tables are Linux only; pf needs none");
+  if (spec.priority !== undefined) throw new TypeError("priority: rule priorities are Linux only");
+  return buildPfRules({
+    user: spec.user,
+    routeTo: spec.dev!,
+    ...(spec.gateway === undefined ? {} : { gateway: spec.gateway }),
+    family: spec.family,
+    nat: spec.nat,
+    ...(spec.protocols === undefined ? {} : { protocols: [...spec.protocols] }),
+  });
+}
+
+/** The macOS driver: pf rules in an anchor of the user's own, or in pf.conf with `persist`. */
+export const pfDriver: RouteDriver = {
+  os: "darwin",
+
+  async route(spec, runner, paths): Promise<RouteResult> {
+    if (spec.dev === undefined) throw new TypeError("dev: expected an interface name, got undefined");
+    const rules = rulesFor(spec);
+    const o = pfOptions(runner, paths);
+    const lines = [...(rules.nat ? [rules.nat] : []), rules.filter];
+    if (spec.persist) {
+      if (spec.anchor !== undefined) {
+        throw new TypeError("anchor: persist mode edits pf.conf and uses no anchor");
+      }
+      const changed = await applyPersist(rules, o);
+      return { changed, route: describe(String(rules.user), lines, { mode: "persist" }) };
+    }
+    const anchor = spec.anchor ?? defaultAnchor(rules.user);
+    const before = await showAnchor(anchor, o);
+    const tookReference = await applyAnchor(rules, anchor, o);
+    const after = await showAnchor(anchor, o);
+    const changed = tookReference || before.join("\n") !== after.join("\n");
+    return { changed, route: describe(String(rules.user), after, { mode: "anchor", anchor }) };
+  },
+
+  async unroute(spec, runner, paths): Promise<UnrouteResult> {
+    if (spec.table !== undefined) throw new TypeError("table: routing tables are Linux only");
+    const o = pfOptions(runner, paths);
+    if (spec.persist) return { removed: await removePersist(spec.user, o) };
+    const anchor = spec.anchor ?? defaultAnchor(spec.user);
+    return { removed: (await removeAnchor(anchor, o)) ? 1 : 0 };
+  },
+
+  async list(filter, runner, paths): Promise<UserRoute[]> {
+    const o = pfOptions(runner, paths);
+    const only = filter.user === undefined ? undefined : String(filter.user);
+    const found: UserRoute[] = [];
+    for (const anchor of await listAnchors(o)) {
+      const user = anchor.slice(`${APPLE_ANCHOR}/sockbuf.`.length);
+      if (only !== undefined && user !== only) continue;
+      const rules = await showAnchor(anchor, o);
+      if (rules.length > 0) found.push(describe(user, rules, { mode: "anchor", anchor }));
+    }
+    let text: string | undefined;
+    try {
+      text = await readFile(context(o).pfConf, "utf8");
+    } catch (err) {
+      if ((err as { code?: string }).code !== "ENOENT") throw err;
+    }
+    for (const { user, rules } of findPfConfRules(text ?? "")) {
+      if (only === undefined || user === only) found.push(describe(user, rules, { mode: "persist" }));
+    }
+    return found;
+  },
+};

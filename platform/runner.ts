@@ -1,0 +1,101 @@
+/**
+ * The one way the routing helpers start a process: an absolute executable path and an argv
+ * array, never a shell, so no input can be read as shell syntax. Tests pass their own
+ * {@linkcode Runner} to record every argv and stdin instead of running anything.
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { RouteError } from "./route_types.ts";
+
+/** What a finished process gave back. */
+export interface RunResult {
+  /** The exit code; a process killed by a signal reports 128 + the signal number, as shells do. */
+  readonly code: number;
+  /** Everything it wrote to stdout, decoded as UTF-8. */
+  readonly stdout: string;
+  /** Everything it wrote to stderr, decoded as UTF-8. */
+  readonly stderr: string;
+}
+
+/** Extra input for one run. */
+export interface RunOptions {
+  /** Text written to the process's stdin, which is then closed; without it stdin is empty. */
+  readonly stdin?: string;
+}
+
+/**
+ * Starts `file` (an absolute path) with `args` and resolves when it exits, whatever its exit
+ * code. It rejects only when the process cannot start at all.
+ */
+export type Runner = (file: string, args: readonly string[], options?: RunOptions) => Promise<RunResult>;
+
+const SIGNALS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/**
+ * Checks what every runner must refuse: a relative path (which a PATH lookup could redirect)
+ * and arguments that are not plain strings free of NUL bytes.
+ *
+ * @throws {TypeError} naming `file` or `args`
+ */
+export function checkCommand(file: string, args: readonly string[]): void {
+  if (typeof file !== "string" || !file.startsWith("/") || file.includes("\0")) {
+    throw new TypeError(`file: expected an absolute executable path, got ${JSON.stringify(file)}`);
+  }
+  if (!Array.isArray(args) || args.some((a) => typeof a !== "string" || a.includes("\0"))) {
+    throw new TypeError("args: expected an array of strings without NUL bytes");
+  }
+}
+
+/**
+ * The default runner: `node:child_process` `spawn` with `shell: false`, stdout and stderr
+ * collected, stdin fed from `options.stdin`. Deno needs `--allow-run` for it.
+ */
+export function defaultRunner(
+  file: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  checkCommand(file, args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [...args], { shell: false, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Uint8Array[] = [];
+    const err: Uint8Array[] = [];
+    child.stdout.on("data", (d: Uint8Array) => out.push(d));
+    child.stderr.on("data", (d: Uint8Array) => err.push(d));
+    child.on("error", reject);
+    // A process that exits without reading its stdin closes the pipe: that is not our error.
+    child.stdin.on("error", () => {});
+    child.stdin.end(options.stdin ?? "");
+    child.on("close", (code, signal) => {
+      const text = (chunks: Uint8Array[]) => new TextDecoder().decode(concat(chunks));
+      resolve({
+        code: code ?? 128 + (signal ? SIGNALS[signal] ?? 0 : 0),
+        stdout: text(out),
+        stderr: text(err),
+      });
+    });
+  });
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return all;
+}
+
+/**
+ * The first of `candidates` (absolute paths) that exists, checked on the file system: never a
+ * PATH lookup, so nothing in the environment can substitute another program.
+ *
+ * @throws {RouteError} naming every path tried when none exists
+ */
+export function findExecutable(name: string, candidates: readonly string[]): string {
+  for (const path of candidates) if (existsSync(path)) return path;
+  throw new RouteError(`Cannot find ${name}: none of ${candidates.join(", ")} exists`);
+}
