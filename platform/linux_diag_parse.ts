@@ -169,9 +169,9 @@ function ipv6(b: Uint8Array, at: number): string {
     if (j - i > len && j - i >= 2) [base, len] = [i, j - i];
     i = j;
   }
-  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d, but not ::1) addresses
-  // end in dotted quad, as inet_ntop prints them.
-  const v4 = base === 0 && (len === 6 || (len === 7 && w[7] !== 1) || (len === 5 && w[5] === 0xffff));
+  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d with a nonzero 7th word)
+  // addresses end in dotted quad, as glibc's inet_ntop prints them (tests/diag_fuzz.test.ts).
+  const v4 = base === 0 && (len === 6 || (len === 5 && w[5] === 0xffff));
   let s = "";
   const words = v4 ? 6 : 8;
   for (let i = 0; i < words; i++) {
@@ -183,7 +183,7 @@ function ipv6(b: Uint8Array, at: number): string {
     if (s !== "" && !s.endsWith(":")) s += ":";
     s += w[i].toString(16);
   }
-  return v4 ? s + ipv4(b, at + 12) : s;
+  return v4 ? s + (s.endsWith(":") ? "" : ":") + ipv4(b, at + 12) : s;
 }
 
 /**
