@@ -405,10 +405,15 @@ export async function removeAnchor(anchor: string, options: PfctlOptions): Promi
 export async function showAnchor(anchor: string, options: PfctlOptions): Promise<string[]> {
   const c = context(options);
   validateAnchor(anchor);
-  const lines = (r: RunResult) => r.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-  const nat = lines(await pfctl(c, ["-a", anchor, "-sn"]));
-  const filter = lines(await pfctl(c, ["-a", anchor, "-sr"]));
-  return [...nat, ...filter];
+  const show = async (what: string): Promise<string[]> => {
+    const args = ["-a", anchor, what];
+    const r = await c.runner(c.pfctl, args);
+    // pfctl's DIOCGETRULES fails with EINVAL for an anchor that does not exist (yet): no rules.
+    if (r.code !== 0 && /DIOCGET\w*: Invalid argument/.test(r.stderr)) return [];
+    if (r.code !== 0) throw new RouteCommandError([c.pfctl, ...args], r, pfctlFailure(r.stderr));
+    return r.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  };
+  return [...await show("-sn"), ...await show("-sr")];
 }
 
 /** Our anchors under `com.apple` (`pfctl -a com.apple -s Anchors`), the ones named `sockbuf.*`. */

@@ -253,12 +253,12 @@ function fakePfctl(): ReturnType<typeof recorder> {
     if (op === "-E") return enabled;
     if (op === "-f -" && a) anchors.set(a, c.stdin!.trim().split("\n"));
     if (op === "-F all" && a) anchors.delete(a);
-    if (op === "-sr" && a) {
-      return { stdout: (anchors.get(a) ?? []).filter((l) => l.startsWith("pass")).join("\n") };
+    // Like pfctl, showing an anchor that does not exist fails with EINVAL.
+    if ((op === "-sr" || op === "-sn") && a && !anchors.has(a)) {
+      return { code: 1, stderr: "pfctl: DIOCGETRULES: Invalid argument\n" };
     }
-    if (op === "-sn" && a) {
-      return { stdout: (anchors.get(a) ?? []).filter((l) => l.startsWith("nat")).join("\n") };
-    }
+    if (op === "-sr" && a) return { stdout: anchors.get(a)!.filter((l) => l.startsWith("pass")).join("\n") };
+    if (op === "-sn" && a) return { stdout: anchors.get(a)!.filter((l) => l.startsWith("nat")).join("\n") };
     if (op === "-s Anchors") return { stdout: [...anchors.keys()].map((k) => `  ${k}`).join("\n") };
     return undefined;
   });
