@@ -235,45 +235,56 @@ export function parseDiagReplies(
   return false;
 }
 
-/** The entry for the `inet_diag_msg` at `b` whose message ends at `end`. */
+/** "0" … "255", so an IPv4 address is built from four lookups. */
+const DECIMAL: readonly string[] = Array.from({ length: 256 }, (_, i) => `${i}`);
+
+/**
+ * The entry for the `inet_diag_msg` at `b` whose message ends at `end`. Written for the
+ * first, unoptimised run too (a CLI parses once): no closures or temporary arrays per entry.
+ */
 function entryAt(bytes: Uint8Array, v: DataView, b: number, end: number, opts: ParseOptions): SocketEntry {
   let infoAt = 0, infoLen = 0, memAt = 0, memLen = 0;
   for (let a = b + DIAG.MSG_SIZE; end - a >= 4;) {
-    const alen = v.getUint16(a, true);
+    const alen = bytes[a] | (bytes[a + 1] << 8);
     // A length below the header or past the message: stop, keeping what came before.
     if (alen < 4 || alen > end - a) break;
-    const type = v.getUint16(a + 2, true) & DIAG.NLA_TYPE_MASK;
-    if (type === DIAG.INET_DIAG_INFO) [infoAt, infoLen] = [a + 4, alen - 4];
-    else if (type === DIAG.INET_DIAG_SKMEMINFO) [memAt, memLen] = [a + 4, alen - 4];
+    const type = (bytes[a + 2] | (bytes[a + 3] << 8)) & DIAG.NLA_TYPE_MASK;
+    if (type === DIAG.INET_DIAG_INFO) {
+      infoAt = a + 4;
+      infoLen = alen - 4;
+    } else if (type === DIAG.INET_DIAG_SKMEMINFO) {
+      memAt = a + 4;
+      memLen = alen - 4;
+    }
     a += (alen + 3) & ~3;
   }
-  const family = bytes[b] === 10 ? 6 : 4;
   const stateNumber = bytes[b + 1];
   const state = opts.states[stateNumber] ?? "UNKNOWN";
   const listener = stateNumber === DIAG.TCP_LISTEN;
   const rqueue = v.getUint32(b + 56, true);
   const wqueue = v.getUint32(b + 60, true);
   // tcp_info fields by offset, present only within the returned length (FACTS §3)
-  const u32 = (at: number) => (infoLen >= at + 4 ? v.getUint32(infoAt + at, true) : undefined);
-  const unsent = u32(144);
-  const m = (i: number) => v.getUint32(memAt + 4 * i, true);
+  const unackedSegments = infoLen >= 28 && !listener ? v.getUint32(infoAt + 24, true) : undefined;
+  const rttMicros = infoLen >= 72 ? v.getUint32(infoAt + 68, true) : undefined;
+  const cwndSegments = infoLen >= 84 ? v.getUint32(infoAt + 80, true) : undefined;
+  const unsent = infoLen >= 148 ? v.getUint32(infoAt + 144, true) : undefined;
   // SK_MEMINFO_*: RMEM_ALLOC, RCVBUF, WMEM_ALLOC, SNDBUF, FWD_ALLOC, WMEM_QUEUED, OPTMEM, BACKLOG, DROPS
   const memory: SocketMemory | undefined = memLen >= 32
     ? {
-      rmemAlloc: m(0),
-      rcvbuf: m(1),
-      wmemAlloc: m(2),
-      sndbuf: m(3),
-      fwdAlloc: m(4),
-      wmemQueued: m(5),
-      optmem: m(6),
-      backlog: m(7),
-      drops: memLen >= 36 ? m(8) : undefined,
+      rmemAlloc: v.getUint32(memAt, true),
+      rcvbuf: v.getUint32(memAt + 4, true),
+      wmemAlloc: v.getUint32(memAt + 8, true),
+      sndbuf: v.getUint32(memAt + 12, true),
+      fwdAlloc: v.getUint32(memAt + 16, true),
+      wmemQueued: v.getUint32(memAt + 20, true),
+      optmem: v.getUint32(memAt + 24, true),
+      backlog: v.getUint32(memAt + 28, true),
+      drops: memLen >= 36 ? v.getUint32(memAt + 32, true) : undefined,
     }
     : undefined;
   let sendBuffer: SendBuffer | undefined;
   if (memLen >= 16) {
-    const size = m(3);
+    const size = v.getUint32(memAt + 12, true);
     const queued = listener ? 0 : wqueue;
     sendBuffer = {
       size,
@@ -281,28 +292,42 @@ function entryAt(bytes: Uint8Array, v: DataView, b: number, end: number, opts: P
       unsent,
       unackedBytes: unsent === undefined ? undefined : Math.max(0, queued - unsent),
       // A listener's tcpi_unacked is its accept queue, not data.
-      unackedSegments: listener ? undefined : u32(24),
+      unackedSegments,
       free: Math.max(0, size - queued),
       state,
-      memory: memLen >= 24 ? { sndbuf: size, wmemQueued: m(5) } : undefined,
+      memory: memLen >= 24 ? { sndbuf: size, wmemQueued: v.getUint32(memAt + 20, true) } : undefined,
     };
   }
-  const addr = family === 4 ? ipv4 : ipv6;
+  const family = bytes[b] === 10 ? 6 : 4;
   return {
     family,
-    local: { address: addr(bytes, b + 8), port: (bytes[b + 4] << 8) | bytes[b + 5] },
-    peer: { address: addr(bytes, b + 24), port: (bytes[b + 6] << 8) | bytes[b + 7] },
+    local: {
+      address: family === 4
+        ? `${DECIMAL[bytes[b + 8]]}.${DECIMAL[bytes[b + 9]]}.${DECIMAL[bytes[b + 10]]}.${
+          DECIMAL[bytes[b + 11]]
+        }`
+        : ipv6(bytes, b + 8),
+      port: (bytes[b + 4] << 8) | bytes[b + 5],
+    },
+    peer: {
+      address: family === 4
+        ? `${DECIMAL[bytes[b + 24]]}.${DECIMAL[bytes[b + 25]]}.${DECIMAL[bytes[b + 26]]}.${
+          DECIMAL[bytes[b + 27]]
+        }`
+        : ipv6(bytes, b + 24),
+      port: (bytes[b + 6] << 8) | bytes[b + 7],
+    },
     state,
     uid: v.getUint32(b + 64, true),
     inode: v.getUint32(b + 68, true),
     // cookie[0] holds the low half (net/core/sock_diag.c, sock_diag_save_cookie)
-    cookie: v.getUint32(b + 44, true) + v.getUint32(b + 48, true) * 2 ** 32,
+    cookie: v.getUint32(b + 44, true) + v.getUint32(b + 48, true) * 4294967296,
     sendBuffer,
     receiveQueued: listener ? undefined : rqueue,
     acceptQueue: listener ? { length: rqueue, limit: wqueue } : undefined,
     memory,
-    cwndSegments: u32(80),
-    rttMicros: u32(68),
+    cwndSegments,
+    rttMicros,
     processes: undefined,
     tcpInfo: opts.tcpInfo && infoLen > 0
       ? opts.tcpInfo(bytes.subarray(infoAt, infoAt + infoLen), infoLen)

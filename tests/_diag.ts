@@ -24,8 +24,14 @@ export interface SsDetail {
 }
 
 /** Runs `ss -tmie` for the socket with these local and peer ports. */
-export function ssDetail(localPort: number, peerPort: number): SsDetail {
-  const raw = run("ss", ["-tmieHn", "state", "all", `( sport = :${localPort} and dport = :${peerPort} )`]);
+export function ssDetail(localPort: number, peerPort: number, family?: 4 | 6): SsDetail {
+  const raw = run("ss", [
+    ...(family ? [`-${family}`] : []),
+    "-tmieHn",
+    "state",
+    "all",
+    `( sport = :${localPort} and dport = :${peerPort} )`,
+  ]);
   const lines = raw.trim().split("\n");
   if (lines.length === 0 || !lines[0]) throw new Error(`ss shows no socket ${localPort} -> ${peerPort}`);
   const head = lines[0].trim().split(/\s+/);
