@@ -27,7 +27,8 @@ async function queue(pair: StalledPair, bytes: number): Promise<void> {
 
 /** The one entry for this local and peer port. */
 function entryFor(local: number, peer: number, family?: 4 | 6): SocketEntry {
-  const found = listSocketsSync({ port: { local, peer }, family });
+  // A TIME_WAIT left by an earlier connection between the same ports is not ours
+  const found = listSocketsSync({ port: { local, peer }, family }).filter((e) => e.state !== "TIME_WAIT");
   assert.equal(found.length, 1, `one socket ${local} -> ${peer}: ${JSON.stringify(found)}`);
   return found[0];
 }
@@ -190,6 +191,7 @@ describe("listSockets() on stalled loopback connections", { skip: !linux && "Lin
     for (const { pair } of pairs) {
       const [entry] = listSocketsSync({
         port: { local: pair.clientPort, peer: pair.serverPort },
+        states: ["ESTABLISHED"],
         processes: true,
       });
       assert.deepEqual(entry.processes, [{ pid: process.pid, fd: pair.clientFd, command: self }]);
@@ -203,6 +205,7 @@ describe("listSockets() on stalled loopback connections", { skip: !linux && "Lin
     assert.equal(plain.tcpInfo, undefined);
     const [full] = listSocketsSync({
       port: { local: pair.clientPort, peer: pair.serverPort },
+      states: ["ESTABLISHED"],
       tcpInfo: true,
     });
     const info = full.tcpInfo!;
@@ -231,7 +234,11 @@ describe("listSockets() on stalled loopback connections", { skip: !linux && "Lin
       assert.equal(entry.uid, 65534);
       assert.equal(entry.uid, ss.uid, ss.raw);
       assert.equal(entry.inode, ss.ino, ss.raw);
-      const [withOwner] = listSocketsSync({ port: { local: holder.localPort }, processes: true });
+      const [withOwner] = listSocketsSync({
+        port: { local: holder.localPort, peer: pair.serverPort },
+        states: ["ESTABLISHED"],
+        processes: true,
+      });
       assert.deepEqual(withOwner.processes?.map((p) => [p.pid, p.fd]), [[holder.pid, holder.fd]]);
     } finally {
       await holder.stop();

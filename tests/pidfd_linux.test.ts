@@ -55,11 +55,13 @@ describe("inspectProcessSocket()", { skip: !linux && "Linux only: pidfd_getfd" }
         done = true;
       }
       assert.ok(done, "the child's socket held still with data queued");
-      // The listing names the same process and fd
-      const [entry] = listSocketsSync({ port: { local: holder.localPort }, processes: true });
+      // The listing names the same process and fd (ESTABLISHED: a TIME_WAIT left by an earlier
+      // connection on the same port has no inode and no holder)
+      const here = { port: { local: holder.localPort, peer: srv.port }, states: ["ESTABLISHED"] } as const;
+      const [entry] = listSocketsSync({ ...here, processes: true });
       assert.deepEqual(entry.processes?.map((p) => [p.pid, p.fd]), [[holder.pid, holder.fd]]);
       // The duplicate was closed: this process holds no fd of that socket
-      const [again] = listSocketsSync({ port: { local: holder.localPort }, processes: true });
+      const [again] = listSocketsSync({ ...here, processes: true });
       assert.ok(again.processes?.every((p) => p.pid !== process.pid), JSON.stringify(again.processes));
     } finally {
       await holder.stop();
