@@ -10,6 +10,7 @@ function u64(v: DataView, at: number): number {
 
 /** Decodes struct tcp_info (Linux 6.18): 280 bytes. */
 export function decodeLinux618(v: DataView, n: number, states: readonly TcpState[]): LinuxTcpInfo {
+  if (n >= 280) return decodeLinux618Full(v, n, states);
   const s = n >= 1 ? v.getUint8(0) : undefined;
   return {
     os: "linux",
@@ -90,8 +91,90 @@ export function decodeLinux618(v: DataView, n: number, states: readonly TcpState
   };
 }
 
+/** Every field present: no length checks, the common case on a current kernel. */
+function decodeLinux618Full(v: DataView, n: number, states: readonly TcpState[]): LinuxTcpInfo {
+  return {
+    os: "linux",
+    state: states[v.getUint8(0)] ?? "UNKNOWN",
+    length: n,
+    ecnMode: undefined,
+    options2: undefined,
+    stateNumber: v.getUint8(0),
+    caState: v.getUint8(1),
+    retransmits: v.getUint8(2),
+    probes: v.getUint8(3),
+    backoff: v.getUint8(4),
+    options: v.getUint8(5),
+    sndWscale: v.getUint8(6) & 0xf,
+    rcvWscale: (v.getUint8(6) >>> 4) & 0xf,
+    deliveryRateAppLimited: v.getUint8(7) & 0x1,
+    fastopenClientFail: (v.getUint8(7) >>> 1) & 0x3,
+    rto: v.getUint32(8, true),
+    ato: v.getUint32(12, true),
+    sndMss: v.getUint32(16, true),
+    rcvMss: v.getUint32(20, true),
+    unacked: v.getUint32(24, true),
+    sacked: v.getUint32(28, true),
+    lost: v.getUint32(32, true),
+    retrans: v.getUint32(36, true),
+    fackets: v.getUint32(40, true),
+    lastDataSent: v.getUint32(44, true),
+    lastAckSent: v.getUint32(48, true),
+    lastDataRecv: v.getUint32(52, true),
+    lastAckRecv: v.getUint32(56, true),
+    pmtu: v.getUint32(60, true),
+    rcvSsthresh: v.getUint32(64, true),
+    rtt: v.getUint32(68, true),
+    rttvar: v.getUint32(72, true),
+    sndSsthresh: v.getUint32(76, true),
+    sndCwnd: v.getUint32(80, true),
+    advmss: v.getUint32(84, true),
+    reordering: v.getUint32(88, true),
+    rcvRtt: v.getUint32(92, true),
+    rcvSpace: v.getUint32(96, true),
+    totalRetrans: v.getUint32(100, true),
+    pacingRate: u64(v, 104),
+    maxPacingRate: u64(v, 112),
+    bytesAcked: u64(v, 120),
+    bytesReceived: u64(v, 128),
+    segsOut: v.getUint32(136, true),
+    segsIn: v.getUint32(140, true),
+    notsentBytes: v.getUint32(144, true),
+    minRtt: v.getUint32(148, true),
+    dataSegsIn: v.getUint32(152, true),
+    dataSegsOut: v.getUint32(156, true),
+    deliveryRate: u64(v, 160),
+    busyTime: u64(v, 168),
+    rwndLimited: u64(v, 176),
+    sndbufLimited: u64(v, 184),
+    delivered: v.getUint32(192, true),
+    deliveredCe: v.getUint32(196, true),
+    bytesSent: u64(v, 200),
+    bytesRetrans: u64(v, 208),
+    dsackDups: v.getUint32(216, true),
+    reordSeen: v.getUint32(220, true),
+    rcvOoopack: v.getUint32(224, true),
+    sndWnd: v.getUint32(228, true),
+    rcvWnd: v.getUint32(232, true),
+    rehash: v.getUint32(236, true),
+    totalRto: v.getUint16(240, true),
+    totalRtoRecoveries: v.getUint16(242, true),
+    totalRtoTime: v.getUint32(244, true),
+    receivedCe: v.getUint32(248, true),
+    deliveredE1Bytes: v.getUint32(252, true),
+    deliveredE0Bytes: v.getUint32(256, true),
+    deliveredCeBytes: v.getUint32(260, true),
+    receivedE1Bytes: v.getUint32(264, true),
+    receivedE0Bytes: v.getUint32(268, true),
+    receivedCeBytes: v.getUint32(272, true),
+    accecnFailMode: v.getUint16(276, true),
+    accecnOptSeen: v.getUint16(278, true),
+  };
+}
+
 /** Decodes struct tcp_info (Linux after 6.18): 280 bytes. */
 export function decodeLinuxBits(v: DataView, n: number, states: readonly TcpState[]): LinuxTcpInfo {
+  if (n >= 280) return decodeLinuxBitsFull(v, n, states);
   const s = n >= 1 ? v.getUint8(0) : undefined;
   return {
     os: "linux",
@@ -170,4 +253,1272 @@ export function decodeLinuxBits(v: DataView, n: number, states: readonly TcpStat
     accecnFailMode: n >= 280 ? (v.getUint32(276, true) >>> 4) & 0xf : undefined,
     options2: n >= 280 ? (v.getUint32(276, true) >>> 8) & 0xffffff : undefined,
   };
+}
+
+/** Every field present: no length checks, the common case on a current kernel. */
+function decodeLinuxBitsFull(v: DataView, n: number, states: readonly TcpState[]): LinuxTcpInfo {
+  return {
+    os: "linux",
+    state: states[v.getUint8(0)] ?? "UNKNOWN",
+    length: n,
+    stateNumber: v.getUint8(0),
+    caState: v.getUint8(1),
+    retransmits: v.getUint8(2),
+    probes: v.getUint8(3),
+    backoff: v.getUint8(4),
+    options: v.getUint8(5),
+    sndWscale: v.getUint8(6) & 0xf,
+    rcvWscale: (v.getUint8(6) >>> 4) & 0xf,
+    deliveryRateAppLimited: v.getUint8(7) & 0x1,
+    fastopenClientFail: (v.getUint8(7) >>> 1) & 0x3,
+    rto: v.getUint32(8, true),
+    ato: v.getUint32(12, true),
+    sndMss: v.getUint32(16, true),
+    rcvMss: v.getUint32(20, true),
+    unacked: v.getUint32(24, true),
+    sacked: v.getUint32(28, true),
+    lost: v.getUint32(32, true),
+    retrans: v.getUint32(36, true),
+    fackets: v.getUint32(40, true),
+    lastDataSent: v.getUint32(44, true),
+    lastAckSent: v.getUint32(48, true),
+    lastDataRecv: v.getUint32(52, true),
+    lastAckRecv: v.getUint32(56, true),
+    pmtu: v.getUint32(60, true),
+    rcvSsthresh: v.getUint32(64, true),
+    rtt: v.getUint32(68, true),
+    rttvar: v.getUint32(72, true),
+    sndSsthresh: v.getUint32(76, true),
+    sndCwnd: v.getUint32(80, true),
+    advmss: v.getUint32(84, true),
+    reordering: v.getUint32(88, true),
+    rcvRtt: v.getUint32(92, true),
+    rcvSpace: v.getUint32(96, true),
+    totalRetrans: v.getUint32(100, true),
+    pacingRate: u64(v, 104),
+    maxPacingRate: u64(v, 112),
+    bytesAcked: u64(v, 120),
+    bytesReceived: u64(v, 128),
+    segsOut: v.getUint32(136, true),
+    segsIn: v.getUint32(140, true),
+    notsentBytes: v.getUint32(144, true),
+    minRtt: v.getUint32(148, true),
+    dataSegsIn: v.getUint32(152, true),
+    dataSegsOut: v.getUint32(156, true),
+    deliveryRate: u64(v, 160),
+    busyTime: u64(v, 168),
+    rwndLimited: u64(v, 176),
+    sndbufLimited: u64(v, 184),
+    delivered: v.getUint32(192, true),
+    deliveredCe: v.getUint32(196, true),
+    bytesSent: u64(v, 200),
+    bytesRetrans: u64(v, 208),
+    dsackDups: v.getUint32(216, true),
+    reordSeen: v.getUint32(220, true),
+    rcvOoopack: v.getUint32(224, true),
+    sndWnd: v.getUint32(228, true),
+    rcvWnd: v.getUint32(232, true),
+    rehash: v.getUint32(236, true),
+    totalRto: v.getUint16(240, true),
+    totalRtoRecoveries: v.getUint16(242, true),
+    totalRtoTime: v.getUint32(244, true),
+    receivedCe: v.getUint32(248, true),
+    deliveredE1Bytes: v.getUint32(252, true),
+    deliveredE0Bytes: v.getUint32(256, true),
+    deliveredCeBytes: v.getUint32(260, true),
+    receivedE1Bytes: v.getUint32(264, true),
+    receivedE0Bytes: v.getUint32(268, true),
+    receivedCeBytes: v.getUint32(272, true),
+    ecnMode: v.getUint32(276, true) & 0x3,
+    accecnOptSeen: (v.getUint32(276, true) >>> 2) & 0x3,
+    accecnFailMode: (v.getUint32(276, true) >>> 4) & 0xf,
+    options2: (v.getUint32(276, true) >>> 8) & 0xffffff,
+  };
+}
+
+/** A u64 from two words as a number: exact below 2^53, all ones (unlimited) as Infinity. */
+function u64w(lo: number, hi: number): number {
+  return lo === 0xffffffff && hi === 0xffffffff ? Infinity : hi * 0x100000000 + lo;
+}
+
+/** The first 280 bytes of `tcp_info` as u32 words, copied out of the buffer the kernel wrote. */
+export function linuxTcpInfoWords(u: Uint32Array): number[] {
+  return [
+    u[0],
+    u[1],
+    u[2],
+    u[3],
+    u[4],
+    u[5],
+    u[6],
+    u[7],
+    u[8],
+    u[9],
+    u[10],
+    u[11],
+    u[12],
+    u[13],
+    u[14],
+    u[15],
+    u[16],
+    u[17],
+    u[18],
+    u[19],
+    u[20],
+    u[21],
+    u[22],
+    u[23],
+    u[24],
+    u[25],
+    u[26],
+    u[27],
+    u[28],
+    u[29],
+    u[30],
+    u[31],
+    u[32],
+    u[33],
+    u[34],
+    u[35],
+    u[36],
+    u[37],
+    u[38],
+    u[39],
+    u[40],
+    u[41],
+    u[42],
+    u[43],
+    u[44],
+    u[45],
+    u[46],
+    u[47],
+    u[48],
+    u[49],
+    u[50],
+    u[51],
+    u[52],
+    u[53],
+    u[54],
+    u[55],
+    u[56],
+    u[57],
+    u[58],
+    u[59],
+    u[60],
+    u[61],
+    u[62],
+    u[63],
+    u[64],
+    u[65],
+    u[66],
+    u[67],
+    u[68],
+    u[69],
+  ];
+}
+
+/**
+ * struct tcp_info (Linux 6.18), kept as the words the kernel returned and decoded field by field as
+ * each is read, so a call costs one copy rather than 72 properties. Every field is a
+ * getter on the prototype: `JSON.stringify`, `console.log` and `toJSON()` give them all,
+ * while spread and `Object.keys` see only `os`, `state` and `length`.
+ */
+export class LinuxTcpInfo618 implements LinuxTcpInfo {
+  /** The OS the fields came from. */
+  readonly os: "linux";
+  /** The state, by name. */
+  readonly state: TcpState;
+  /** Bytes of `struct tcp_info` the kernel returned; fields past it are `undefined`. */
+  readonly length: number;
+  readonly #w: readonly number[];
+
+  /** @param words the struct's first 70 u32 words, from {@linkcode linuxTcpInfoWords} */
+  constructor(words: readonly number[], length: number, state: TcpState) {
+    this.os = "linux";
+    this.state = state;
+    this.length = length;
+    this.#w = words;
+  }
+
+  /** Not in this layout. */
+  get ecnMode(): undefined {
+    return undefined;
+  }
+
+  /** Not in this layout. */
+  get options2(): undefined {
+    return undefined;
+  }
+
+  /** `tcpi_state` (u8 at 0). */
+  get stateNumber(): number | undefined {
+    const w = this.#w;
+    return this.length >= 1 ? w[0] & 0xff : undefined;
+  }
+
+  /** `tcpi_ca_state` (u8 at 1). */
+  get caState(): number | undefined {
+    const w = this.#w;
+    return this.length >= 2 ? (w[0] >>> 8) & 0xff : undefined;
+  }
+
+  /** `tcpi_retransmits` (u8 at 2). */
+  get retransmits(): number | undefined {
+    const w = this.#w;
+    return this.length >= 3 ? (w[0] >>> 16) & 0xff : undefined;
+  }
+
+  /** `tcpi_probes` (u8 at 3). */
+  get probes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 4 ? w[0] >>> 24 : undefined;
+  }
+
+  /** `tcpi_backoff` (u8 at 4). */
+  get backoff(): number | undefined {
+    const w = this.#w;
+    return this.length >= 5 ? w[1] & 0xff : undefined;
+  }
+
+  /** `tcpi_options` (u8 at 5). */
+  get options(): number | undefined {
+    const w = this.#w;
+    return this.length >= 6 ? (w[1] >>> 8) & 0xff : undefined;
+  }
+
+  /** `tcpi_snd_wscale` (u8 at 6, bits 0..3). */
+  get sndWscale(): number | undefined {
+    const w = this.#w;
+    return this.length >= 7 ? (w[1] >>> 16) & 0xf : undefined;
+  }
+
+  /** `tcpi_rcv_wscale` (u8 at 6, bits 4..7). */
+  get rcvWscale(): number | undefined {
+    const w = this.#w;
+    return this.length >= 7 ? (w[1] >>> 20) & 0xf : undefined;
+  }
+
+  /** `tcpi_delivery_rate_app_limited` (u8 at 7, bits 0..0). */
+  get deliveryRateAppLimited(): number | undefined {
+    const w = this.#w;
+    return this.length >= 8 ? (w[1] >>> 24) & 0x1 : undefined;
+  }
+
+  /** `tcpi_fastopen_client_fail` (u8 at 7, bits 1..2). */
+  get fastopenClientFail(): number | undefined {
+    const w = this.#w;
+    return this.length >= 8 ? (w[1] >>> 25) & 0x3 : undefined;
+  }
+
+  /** `tcpi_rto` (u32 at 8). */
+  get rto(): number | undefined {
+    const w = this.#w;
+    return this.length >= 12 ? w[2] : undefined;
+  }
+
+  /** `tcpi_ato` (u32 at 12). */
+  get ato(): number | undefined {
+    const w = this.#w;
+    return this.length >= 16 ? w[3] : undefined;
+  }
+
+  /** `tcpi_snd_mss` (u32 at 16). */
+  get sndMss(): number | undefined {
+    const w = this.#w;
+    return this.length >= 20 ? w[4] : undefined;
+  }
+
+  /** `tcpi_rcv_mss` (u32 at 20). */
+  get rcvMss(): number | undefined {
+    const w = this.#w;
+    return this.length >= 24 ? w[5] : undefined;
+  }
+
+  /** `tcpi_unacked` (u32 at 24). */
+  get unacked(): number | undefined {
+    const w = this.#w;
+    return this.length >= 28 ? w[6] : undefined;
+  }
+
+  /** `tcpi_sacked` (u32 at 28). */
+  get sacked(): number | undefined {
+    const w = this.#w;
+    return this.length >= 32 ? w[7] : undefined;
+  }
+
+  /** `tcpi_lost` (u32 at 32). */
+  get lost(): number | undefined {
+    const w = this.#w;
+    return this.length >= 36 ? w[8] : undefined;
+  }
+
+  /** `tcpi_retrans` (u32 at 36). */
+  get retrans(): number | undefined {
+    const w = this.#w;
+    return this.length >= 40 ? w[9] : undefined;
+  }
+
+  /** `tcpi_fackets` (u32 at 40). */
+  get fackets(): number | undefined {
+    const w = this.#w;
+    return this.length >= 44 ? w[10] : undefined;
+  }
+
+  /** `tcpi_last_data_sent` (u32 at 44). */
+  get lastDataSent(): number | undefined {
+    const w = this.#w;
+    return this.length >= 48 ? w[11] : undefined;
+  }
+
+  /** `tcpi_last_ack_sent` (u32 at 48). */
+  get lastAckSent(): number | undefined {
+    const w = this.#w;
+    return this.length >= 52 ? w[12] : undefined;
+  }
+
+  /** `tcpi_last_data_recv` (u32 at 52). */
+  get lastDataRecv(): number | undefined {
+    const w = this.#w;
+    return this.length >= 56 ? w[13] : undefined;
+  }
+
+  /** `tcpi_last_ack_recv` (u32 at 56). */
+  get lastAckRecv(): number | undefined {
+    const w = this.#w;
+    return this.length >= 60 ? w[14] : undefined;
+  }
+
+  /** `tcpi_pmtu` (u32 at 60). */
+  get pmtu(): number | undefined {
+    const w = this.#w;
+    return this.length >= 64 ? w[15] : undefined;
+  }
+
+  /** `tcpi_rcv_ssthresh` (u32 at 64). */
+  get rcvSsthresh(): number | undefined {
+    const w = this.#w;
+    return this.length >= 68 ? w[16] : undefined;
+  }
+
+  /** `tcpi_rtt` (u32 at 68). */
+  get rtt(): number | undefined {
+    const w = this.#w;
+    return this.length >= 72 ? w[17] : undefined;
+  }
+
+  /** `tcpi_rttvar` (u32 at 72). */
+  get rttvar(): number | undefined {
+    const w = this.#w;
+    return this.length >= 76 ? w[18] : undefined;
+  }
+
+  /** `tcpi_snd_ssthresh` (u32 at 76). */
+  get sndSsthresh(): number | undefined {
+    const w = this.#w;
+    return this.length >= 80 ? w[19] : undefined;
+  }
+
+  /** `tcpi_snd_cwnd` (u32 at 80). */
+  get sndCwnd(): number | undefined {
+    const w = this.#w;
+    return this.length >= 84 ? w[20] : undefined;
+  }
+
+  /** `tcpi_advmss` (u32 at 84). */
+  get advmss(): number | undefined {
+    const w = this.#w;
+    return this.length >= 88 ? w[21] : undefined;
+  }
+
+  /** `tcpi_reordering` (u32 at 88). */
+  get reordering(): number | undefined {
+    const w = this.#w;
+    return this.length >= 92 ? w[22] : undefined;
+  }
+
+  /** `tcpi_rcv_rtt` (u32 at 92). */
+  get rcvRtt(): number | undefined {
+    const w = this.#w;
+    return this.length >= 96 ? w[23] : undefined;
+  }
+
+  /** `tcpi_rcv_space` (u32 at 96). */
+  get rcvSpace(): number | undefined {
+    const w = this.#w;
+    return this.length >= 100 ? w[24] : undefined;
+  }
+
+  /** `tcpi_total_retrans` (u32 at 100). */
+  get totalRetrans(): number | undefined {
+    const w = this.#w;
+    return this.length >= 104 ? w[25] : undefined;
+  }
+
+  /** `tcpi_pacing_rate` (u64 at 104). */
+  get pacingRate(): number | undefined {
+    const w = this.#w;
+    return this.length >= 112 ? u64w(w[26], w[27]) : undefined;
+  }
+
+  /** `tcpi_max_pacing_rate` (u64 at 112). */
+  get maxPacingRate(): number | undefined {
+    const w = this.#w;
+    return this.length >= 120 ? u64w(w[28], w[29]) : undefined;
+  }
+
+  /** `tcpi_bytes_acked` (u64 at 120). */
+  get bytesAcked(): number | undefined {
+    const w = this.#w;
+    return this.length >= 128 ? u64w(w[30], w[31]) : undefined;
+  }
+
+  /** `tcpi_bytes_received` (u64 at 128). */
+  get bytesReceived(): number | undefined {
+    const w = this.#w;
+    return this.length >= 136 ? u64w(w[32], w[33]) : undefined;
+  }
+
+  /** `tcpi_segs_out` (u32 at 136). */
+  get segsOut(): number | undefined {
+    const w = this.#w;
+    return this.length >= 140 ? w[34] : undefined;
+  }
+
+  /** `tcpi_segs_in` (u32 at 140). */
+  get segsIn(): number | undefined {
+    const w = this.#w;
+    return this.length >= 144 ? w[35] : undefined;
+  }
+
+  /** `tcpi_notsent_bytes` (u32 at 144). */
+  get notsentBytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 148 ? w[36] : undefined;
+  }
+
+  /** `tcpi_min_rtt` (u32 at 148). */
+  get minRtt(): number | undefined {
+    const w = this.#w;
+    return this.length >= 152 ? w[37] : undefined;
+  }
+
+  /** `tcpi_data_segs_in` (u32 at 152). */
+  get dataSegsIn(): number | undefined {
+    const w = this.#w;
+    return this.length >= 156 ? w[38] : undefined;
+  }
+
+  /** `tcpi_data_segs_out` (u32 at 156). */
+  get dataSegsOut(): number | undefined {
+    const w = this.#w;
+    return this.length >= 160 ? w[39] : undefined;
+  }
+
+  /** `tcpi_delivery_rate` (u64 at 160). */
+  get deliveryRate(): number | undefined {
+    const w = this.#w;
+    return this.length >= 168 ? u64w(w[40], w[41]) : undefined;
+  }
+
+  /** `tcpi_busy_time` (u64 at 168). */
+  get busyTime(): number | undefined {
+    const w = this.#w;
+    return this.length >= 176 ? u64w(w[42], w[43]) : undefined;
+  }
+
+  /** `tcpi_rwnd_limited` (u64 at 176). */
+  get rwndLimited(): number | undefined {
+    const w = this.#w;
+    return this.length >= 184 ? u64w(w[44], w[45]) : undefined;
+  }
+
+  /** `tcpi_sndbuf_limited` (u64 at 184). */
+  get sndbufLimited(): number | undefined {
+    const w = this.#w;
+    return this.length >= 192 ? u64w(w[46], w[47]) : undefined;
+  }
+
+  /** `tcpi_delivered` (u32 at 192). */
+  get delivered(): number | undefined {
+    const w = this.#w;
+    return this.length >= 196 ? w[48] : undefined;
+  }
+
+  /** `tcpi_delivered_ce` (u32 at 196). */
+  get deliveredCe(): number | undefined {
+    const w = this.#w;
+    return this.length >= 200 ? w[49] : undefined;
+  }
+
+  /** `tcpi_bytes_sent` (u64 at 200). */
+  get bytesSent(): number | undefined {
+    const w = this.#w;
+    return this.length >= 208 ? u64w(w[50], w[51]) : undefined;
+  }
+
+  /** `tcpi_bytes_retrans` (u64 at 208). */
+  get bytesRetrans(): number | undefined {
+    const w = this.#w;
+    return this.length >= 216 ? u64w(w[52], w[53]) : undefined;
+  }
+
+  /** `tcpi_dsack_dups` (u32 at 216). */
+  get dsackDups(): number | undefined {
+    const w = this.#w;
+    return this.length >= 220 ? w[54] : undefined;
+  }
+
+  /** `tcpi_reord_seen` (u32 at 220). */
+  get reordSeen(): number | undefined {
+    const w = this.#w;
+    return this.length >= 224 ? w[55] : undefined;
+  }
+
+  /** `tcpi_rcv_ooopack` (u32 at 224). */
+  get rcvOoopack(): number | undefined {
+    const w = this.#w;
+    return this.length >= 228 ? w[56] : undefined;
+  }
+
+  /** `tcpi_snd_wnd` (u32 at 228). */
+  get sndWnd(): number | undefined {
+    const w = this.#w;
+    return this.length >= 232 ? w[57] : undefined;
+  }
+
+  /** `tcpi_rcv_wnd` (u32 at 232). */
+  get rcvWnd(): number | undefined {
+    const w = this.#w;
+    return this.length >= 236 ? w[58] : undefined;
+  }
+
+  /** `tcpi_rehash` (u32 at 236). */
+  get rehash(): number | undefined {
+    const w = this.#w;
+    return this.length >= 240 ? w[59] : undefined;
+  }
+
+  /** `tcpi_total_rto` (u16 at 240). */
+  get totalRto(): number | undefined {
+    const w = this.#w;
+    return this.length >= 242 ? w[60] & 0xffff : undefined;
+  }
+
+  /** `tcpi_total_rto_recoveries` (u16 at 242). */
+  get totalRtoRecoveries(): number | undefined {
+    const w = this.#w;
+    return this.length >= 244 ? w[60] >>> 16 : undefined;
+  }
+
+  /** `tcpi_total_rto_time` (u32 at 244). */
+  get totalRtoTime(): number | undefined {
+    const w = this.#w;
+    return this.length >= 248 ? w[61] : undefined;
+  }
+
+  /** `tcpi_received_ce` (u32 at 248). */
+  get receivedCe(): number | undefined {
+    const w = this.#w;
+    return this.length >= 252 ? w[62] : undefined;
+  }
+
+  /** `tcpi_delivered_e1_bytes` (u32 at 252). */
+  get deliveredE1Bytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 256 ? w[63] : undefined;
+  }
+
+  /** `tcpi_delivered_e0_bytes` (u32 at 256). */
+  get deliveredE0Bytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 260 ? w[64] : undefined;
+  }
+
+  /** `tcpi_delivered_ce_bytes` (u32 at 260). */
+  get deliveredCeBytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 264 ? w[65] : undefined;
+  }
+
+  /** `tcpi_received_e1_bytes` (u32 at 264). */
+  get receivedE1Bytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 268 ? w[66] : undefined;
+  }
+
+  /** `tcpi_received_e0_bytes` (u32 at 268). */
+  get receivedE0Bytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 272 ? w[67] : undefined;
+  }
+
+  /** `tcpi_received_ce_bytes` (u32 at 272). */
+  get receivedCeBytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 276 ? w[68] : undefined;
+  }
+
+  /** `tcpi_accecn_fail_mode` (u16 at 276). */
+  get accecnFailMode(): number | undefined {
+    const w = this.#w;
+    return this.length >= 278 ? w[69] & 0xffff : undefined;
+  }
+
+  /** `tcpi_accecn_opt_seen` (u16 at 278). */
+  get accecnOptSeen(): number | undefined {
+    const w = this.#w;
+    return this.length >= 280 ? w[69] >>> 16 : undefined;
+  }
+
+  /** Every field as a plain object: what `JSON.stringify` writes, and a copy to spread or compare. */
+  toJSON(): LinuxTcpInfo {
+    return {
+      os: "linux",
+      state: this.state,
+      length: this.length,
+      ecnMode: this.ecnMode,
+      options2: this.options2,
+      stateNumber: this.stateNumber,
+      caState: this.caState,
+      retransmits: this.retransmits,
+      probes: this.probes,
+      backoff: this.backoff,
+      options: this.options,
+      sndWscale: this.sndWscale,
+      rcvWscale: this.rcvWscale,
+      deliveryRateAppLimited: this.deliveryRateAppLimited,
+      fastopenClientFail: this.fastopenClientFail,
+      rto: this.rto,
+      ato: this.ato,
+      sndMss: this.sndMss,
+      rcvMss: this.rcvMss,
+      unacked: this.unacked,
+      sacked: this.sacked,
+      lost: this.lost,
+      retrans: this.retrans,
+      fackets: this.fackets,
+      lastDataSent: this.lastDataSent,
+      lastAckSent: this.lastAckSent,
+      lastDataRecv: this.lastDataRecv,
+      lastAckRecv: this.lastAckRecv,
+      pmtu: this.pmtu,
+      rcvSsthresh: this.rcvSsthresh,
+      rtt: this.rtt,
+      rttvar: this.rttvar,
+      sndSsthresh: this.sndSsthresh,
+      sndCwnd: this.sndCwnd,
+      advmss: this.advmss,
+      reordering: this.reordering,
+      rcvRtt: this.rcvRtt,
+      rcvSpace: this.rcvSpace,
+      totalRetrans: this.totalRetrans,
+      pacingRate: this.pacingRate,
+      maxPacingRate: this.maxPacingRate,
+      bytesAcked: this.bytesAcked,
+      bytesReceived: this.bytesReceived,
+      segsOut: this.segsOut,
+      segsIn: this.segsIn,
+      notsentBytes: this.notsentBytes,
+      minRtt: this.minRtt,
+      dataSegsIn: this.dataSegsIn,
+      dataSegsOut: this.dataSegsOut,
+      deliveryRate: this.deliveryRate,
+      busyTime: this.busyTime,
+      rwndLimited: this.rwndLimited,
+      sndbufLimited: this.sndbufLimited,
+      delivered: this.delivered,
+      deliveredCe: this.deliveredCe,
+      bytesSent: this.bytesSent,
+      bytesRetrans: this.bytesRetrans,
+      dsackDups: this.dsackDups,
+      reordSeen: this.reordSeen,
+      rcvOoopack: this.rcvOoopack,
+      sndWnd: this.sndWnd,
+      rcvWnd: this.rcvWnd,
+      rehash: this.rehash,
+      totalRto: this.totalRto,
+      totalRtoRecoveries: this.totalRtoRecoveries,
+      totalRtoTime: this.totalRtoTime,
+      receivedCe: this.receivedCe,
+      deliveredE1Bytes: this.deliveredE1Bytes,
+      deliveredE0Bytes: this.deliveredE0Bytes,
+      deliveredCeBytes: this.deliveredCeBytes,
+      receivedE1Bytes: this.receivedE1Bytes,
+      receivedE0Bytes: this.receivedE0Bytes,
+      receivedCeBytes: this.receivedCeBytes,
+      accecnFailMode: this.accecnFailMode,
+      accecnOptSeen: this.accecnOptSeen,
+    };
+  }
+
+  /** Deno's console shows every field. */
+  [Symbol.for("Deno.customInspect")](
+    inspect: (value: unknown, options: unknown) => string,
+    options: unknown,
+  ): string {
+    return inspect(this.toJSON(), options);
+  }
+
+  /** Node's and Bun's console show every field. */
+  [Symbol.for("nodejs.util.inspect.custom")](
+    _depth: number,
+    options: unknown,
+    inspect: (value: unknown, options: unknown) => string,
+  ): string {
+    return inspect(this.toJSON(), options);
+  }
+}
+
+/**
+ * struct tcp_info (Linux after 6.18), kept as the words the kernel returned and decoded field by field as
+ * each is read, so a call costs one copy rather than 72 properties. Every field is a
+ * getter on the prototype: `JSON.stringify`, `console.log` and `toJSON()` give them all,
+ * while spread and `Object.keys` see only `os`, `state` and `length`.
+ */
+export class LinuxTcpInfoBits implements LinuxTcpInfo {
+  /** The OS the fields came from. */
+  readonly os: "linux";
+  /** The state, by name. */
+  readonly state: TcpState;
+  /** Bytes of `struct tcp_info` the kernel returned; fields past it are `undefined`. */
+  readonly length: number;
+  readonly #w: readonly number[];
+
+  /** @param words the struct's first 70 u32 words, from {@linkcode linuxTcpInfoWords} */
+  constructor(words: readonly number[], length: number, state: TcpState) {
+    this.os = "linux";
+    this.state = state;
+    this.length = length;
+    this.#w = words;
+  }
+
+  /** `tcpi_state` (u8 at 0). */
+  get stateNumber(): number | undefined {
+    const w = this.#w;
+    return this.length >= 1 ? w[0] & 0xff : undefined;
+  }
+
+  /** `tcpi_ca_state` (u8 at 1). */
+  get caState(): number | undefined {
+    const w = this.#w;
+    return this.length >= 2 ? (w[0] >>> 8) & 0xff : undefined;
+  }
+
+  /** `tcpi_retransmits` (u8 at 2). */
+  get retransmits(): number | undefined {
+    const w = this.#w;
+    return this.length >= 3 ? (w[0] >>> 16) & 0xff : undefined;
+  }
+
+  /** `tcpi_probes` (u8 at 3). */
+  get probes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 4 ? w[0] >>> 24 : undefined;
+  }
+
+  /** `tcpi_backoff` (u8 at 4). */
+  get backoff(): number | undefined {
+    const w = this.#w;
+    return this.length >= 5 ? w[1] & 0xff : undefined;
+  }
+
+  /** `tcpi_options` (u8 at 5). */
+  get options(): number | undefined {
+    const w = this.#w;
+    return this.length >= 6 ? (w[1] >>> 8) & 0xff : undefined;
+  }
+
+  /** `tcpi_snd_wscale` (u8 at 6, bits 0..3). */
+  get sndWscale(): number | undefined {
+    const w = this.#w;
+    return this.length >= 7 ? (w[1] >>> 16) & 0xf : undefined;
+  }
+
+  /** `tcpi_rcv_wscale` (u8 at 6, bits 4..7). */
+  get rcvWscale(): number | undefined {
+    const w = this.#w;
+    return this.length >= 7 ? (w[1] >>> 20) & 0xf : undefined;
+  }
+
+  /** `tcpi_delivery_rate_app_limited` (u8 at 7, bits 0..0). */
+  get deliveryRateAppLimited(): number | undefined {
+    const w = this.#w;
+    return this.length >= 8 ? (w[1] >>> 24) & 0x1 : undefined;
+  }
+
+  /** `tcpi_fastopen_client_fail` (u8 at 7, bits 1..2). */
+  get fastopenClientFail(): number | undefined {
+    const w = this.#w;
+    return this.length >= 8 ? (w[1] >>> 25) & 0x3 : undefined;
+  }
+
+  /** `tcpi_rto` (u32 at 8). */
+  get rto(): number | undefined {
+    const w = this.#w;
+    return this.length >= 12 ? w[2] : undefined;
+  }
+
+  /** `tcpi_ato` (u32 at 12). */
+  get ato(): number | undefined {
+    const w = this.#w;
+    return this.length >= 16 ? w[3] : undefined;
+  }
+
+  /** `tcpi_snd_mss` (u32 at 16). */
+  get sndMss(): number | undefined {
+    const w = this.#w;
+    return this.length >= 20 ? w[4] : undefined;
+  }
+
+  /** `tcpi_rcv_mss` (u32 at 20). */
+  get rcvMss(): number | undefined {
+    const w = this.#w;
+    return this.length >= 24 ? w[5] : undefined;
+  }
+
+  /** `tcpi_unacked` (u32 at 24). */
+  get unacked(): number | undefined {
+    const w = this.#w;
+    return this.length >= 28 ? w[6] : undefined;
+  }
+
+  /** `tcpi_sacked` (u32 at 28). */
+  get sacked(): number | undefined {
+    const w = this.#w;
+    return this.length >= 32 ? w[7] : undefined;
+  }
+
+  /** `tcpi_lost` (u32 at 32). */
+  get lost(): number | undefined {
+    const w = this.#w;
+    return this.length >= 36 ? w[8] : undefined;
+  }
+
+  /** `tcpi_retrans` (u32 at 36). */
+  get retrans(): number | undefined {
+    const w = this.#w;
+    return this.length >= 40 ? w[9] : undefined;
+  }
+
+  /** `tcpi_fackets` (u32 at 40). */
+  get fackets(): number | undefined {
+    const w = this.#w;
+    return this.length >= 44 ? w[10] : undefined;
+  }
+
+  /** `tcpi_last_data_sent` (u32 at 44). */
+  get lastDataSent(): number | undefined {
+    const w = this.#w;
+    return this.length >= 48 ? w[11] : undefined;
+  }
+
+  /** `tcpi_last_ack_sent` (u32 at 48). */
+  get lastAckSent(): number | undefined {
+    const w = this.#w;
+    return this.length >= 52 ? w[12] : undefined;
+  }
+
+  /** `tcpi_last_data_recv` (u32 at 52). */
+  get lastDataRecv(): number | undefined {
+    const w = this.#w;
+    return this.length >= 56 ? w[13] : undefined;
+  }
+
+  /** `tcpi_last_ack_recv` (u32 at 56). */
+  get lastAckRecv(): number | undefined {
+    const w = this.#w;
+    return this.length >= 60 ? w[14] : undefined;
+  }
+
+  /** `tcpi_pmtu` (u32 at 60). */
+  get pmtu(): number | undefined {
+    const w = this.#w;
+    return this.length >= 64 ? w[15] : undefined;
+  }
+
+  /** `tcpi_rcv_ssthresh` (u32 at 64). */
+  get rcvSsthresh(): number | undefined {
+    const w = this.#w;
+    return this.length >= 68 ? w[16] : undefined;
+  }
+
+  /** `tcpi_rtt` (u32 at 68). */
+  get rtt(): number | undefined {
+    const w = this.#w;
+    return this.length >= 72 ? w[17] : undefined;
+  }
+
+  /** `tcpi_rttvar` (u32 at 72). */
+  get rttvar(): number | undefined {
+    const w = this.#w;
+    return this.length >= 76 ? w[18] : undefined;
+  }
+
+  /** `tcpi_snd_ssthresh` (u32 at 76). */
+  get sndSsthresh(): number | undefined {
+    const w = this.#w;
+    return this.length >= 80 ? w[19] : undefined;
+  }
+
+  /** `tcpi_snd_cwnd` (u32 at 80). */
+  get sndCwnd(): number | undefined {
+    const w = this.#w;
+    return this.length >= 84 ? w[20] : undefined;
+  }
+
+  /** `tcpi_advmss` (u32 at 84). */
+  get advmss(): number | undefined {
+    const w = this.#w;
+    return this.length >= 88 ? w[21] : undefined;
+  }
+
+  /** `tcpi_reordering` (u32 at 88). */
+  get reordering(): number | undefined {
+    const w = this.#w;
+    return this.length >= 92 ? w[22] : undefined;
+  }
+
+  /** `tcpi_rcv_rtt` (u32 at 92). */
+  get rcvRtt(): number | undefined {
+    const w = this.#w;
+    return this.length >= 96 ? w[23] : undefined;
+  }
+
+  /** `tcpi_rcv_space` (u32 at 96). */
+  get rcvSpace(): number | undefined {
+    const w = this.#w;
+    return this.length >= 100 ? w[24] : undefined;
+  }
+
+  /** `tcpi_total_retrans` (u32 at 100). */
+  get totalRetrans(): number | undefined {
+    const w = this.#w;
+    return this.length >= 104 ? w[25] : undefined;
+  }
+
+  /** `tcpi_pacing_rate` (u64 at 104). */
+  get pacingRate(): number | undefined {
+    const w = this.#w;
+    return this.length >= 112 ? u64w(w[26], w[27]) : undefined;
+  }
+
+  /** `tcpi_max_pacing_rate` (u64 at 112). */
+  get maxPacingRate(): number | undefined {
+    const w = this.#w;
+    return this.length >= 120 ? u64w(w[28], w[29]) : undefined;
+  }
+
+  /** `tcpi_bytes_acked` (u64 at 120). */
+  get bytesAcked(): number | undefined {
+    const w = this.#w;
+    return this.length >= 128 ? u64w(w[30], w[31]) : undefined;
+  }
+
+  /** `tcpi_bytes_received` (u64 at 128). */
+  get bytesReceived(): number | undefined {
+    const w = this.#w;
+    return this.length >= 136 ? u64w(w[32], w[33]) : undefined;
+  }
+
+  /** `tcpi_segs_out` (u32 at 136). */
+  get segsOut(): number | undefined {
+    const w = this.#w;
+    return this.length >= 140 ? w[34] : undefined;
+  }
+
+  /** `tcpi_segs_in` (u32 at 140). */
+  get segsIn(): number | undefined {
+    const w = this.#w;
+    return this.length >= 144 ? w[35] : undefined;
+  }
+
+  /** `tcpi_notsent_bytes` (u32 at 144). */
+  get notsentBytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 148 ? w[36] : undefined;
+  }
+
+  /** `tcpi_min_rtt` (u32 at 148). */
+  get minRtt(): number | undefined {
+    const w = this.#w;
+    return this.length >= 152 ? w[37] : undefined;
+  }
+
+  /** `tcpi_data_segs_in` (u32 at 152). */
+  get dataSegsIn(): number | undefined {
+    const w = this.#w;
+    return this.length >= 156 ? w[38] : undefined;
+  }
+
+  /** `tcpi_data_segs_out` (u32 at 156). */
+  get dataSegsOut(): number | undefined {
+    const w = this.#w;
+    return this.length >= 160 ? w[39] : undefined;
+  }
+
+  /** `tcpi_delivery_rate` (u64 at 160). */
+  get deliveryRate(): number | undefined {
+    const w = this.#w;
+    return this.length >= 168 ? u64w(w[40], w[41]) : undefined;
+  }
+
+  /** `tcpi_busy_time` (u64 at 168). */
+  get busyTime(): number | undefined {
+    const w = this.#w;
+    return this.length >= 176 ? u64w(w[42], w[43]) : undefined;
+  }
+
+  /** `tcpi_rwnd_limited` (u64 at 176). */
+  get rwndLimited(): number | undefined {
+    const w = this.#w;
+    return this.length >= 184 ? u64w(w[44], w[45]) : undefined;
+  }
+
+  /** `tcpi_sndbuf_limited` (u64 at 184). */
+  get sndbufLimited(): number | undefined {
+    const w = this.#w;
+    return this.length >= 192 ? u64w(w[46], w[47]) : undefined;
+  }
+
+  /** `tcpi_delivered` (u32 at 192). */
+  get delivered(): number | undefined {
+    const w = this.#w;
+    return this.length >= 196 ? w[48] : undefined;
+  }
+
+  /** `tcpi_delivered_ce` (u32 at 196). */
+  get deliveredCe(): number | undefined {
+    const w = this.#w;
+    return this.length >= 200 ? w[49] : undefined;
+  }
+
+  /** `tcpi_bytes_sent` (u64 at 200). */
+  get bytesSent(): number | undefined {
+    const w = this.#w;
+    return this.length >= 208 ? u64w(w[50], w[51]) : undefined;
+  }
+
+  /** `tcpi_bytes_retrans` (u64 at 208). */
+  get bytesRetrans(): number | undefined {
+    const w = this.#w;
+    return this.length >= 216 ? u64w(w[52], w[53]) : undefined;
+  }
+
+  /** `tcpi_dsack_dups` (u32 at 216). */
+  get dsackDups(): number | undefined {
+    const w = this.#w;
+    return this.length >= 220 ? w[54] : undefined;
+  }
+
+  /** `tcpi_reord_seen` (u32 at 220). */
+  get reordSeen(): number | undefined {
+    const w = this.#w;
+    return this.length >= 224 ? w[55] : undefined;
+  }
+
+  /** `tcpi_rcv_ooopack` (u32 at 224). */
+  get rcvOoopack(): number | undefined {
+    const w = this.#w;
+    return this.length >= 228 ? w[56] : undefined;
+  }
+
+  /** `tcpi_snd_wnd` (u32 at 228). */
+  get sndWnd(): number | undefined {
+    const w = this.#w;
+    return this.length >= 232 ? w[57] : undefined;
+  }
+
+  /** `tcpi_rcv_wnd` (u32 at 232). */
+  get rcvWnd(): number | undefined {
+    const w = this.#w;
+    return this.length >= 236 ? w[58] : undefined;
+  }
+
+  /** `tcpi_rehash` (u32 at 236). */
+  get rehash(): number | undefined {
+    const w = this.#w;
+    return this.length >= 240 ? w[59] : undefined;
+  }
+
+  /** `tcpi_total_rto` (u16 at 240). */
+  get totalRto(): number | undefined {
+    const w = this.#w;
+    return this.length >= 242 ? w[60] & 0xffff : undefined;
+  }
+
+  /** `tcpi_total_rto_recoveries` (u16 at 242). */
+  get totalRtoRecoveries(): number | undefined {
+    const w = this.#w;
+    return this.length >= 244 ? w[60] >>> 16 : undefined;
+  }
+
+  /** `tcpi_total_rto_time` (u32 at 244). */
+  get totalRtoTime(): number | undefined {
+    const w = this.#w;
+    return this.length >= 248 ? w[61] : undefined;
+  }
+
+  /** `tcpi_received_ce` (u32 at 248). */
+  get receivedCe(): number | undefined {
+    const w = this.#w;
+    return this.length >= 252 ? w[62] : undefined;
+  }
+
+  /** `tcpi_delivered_e1_bytes` (u32 at 252). */
+  get deliveredE1Bytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 256 ? w[63] : undefined;
+  }
+
+  /** `tcpi_delivered_e0_bytes` (u32 at 256). */
+  get deliveredE0Bytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 260 ? w[64] : undefined;
+  }
+
+  /** `tcpi_delivered_ce_bytes` (u32 at 260). */
+  get deliveredCeBytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 264 ? w[65] : undefined;
+  }
+
+  /** `tcpi_received_e1_bytes` (u32 at 264). */
+  get receivedE1Bytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 268 ? w[66] : undefined;
+  }
+
+  /** `tcpi_received_e0_bytes` (u32 at 268). */
+  get receivedE0Bytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 272 ? w[67] : undefined;
+  }
+
+  /** `tcpi_received_ce_bytes` (u32 at 272). */
+  get receivedCeBytes(): number | undefined {
+    const w = this.#w;
+    return this.length >= 276 ? w[68] : undefined;
+  }
+
+  /** `tcpi_ecn_mode` (u32 at 276, bits 0..1). */
+  get ecnMode(): number | undefined {
+    const w = this.#w;
+    return this.length >= 280 ? w[69] & 0x3 : undefined;
+  }
+
+  /** `tcpi_accecn_opt_seen` (u32 at 276, bits 2..3). */
+  get accecnOptSeen(): number | undefined {
+    const w = this.#w;
+    return this.length >= 280 ? (w[69] >>> 2) & 0x3 : undefined;
+  }
+
+  /** `tcpi_accecn_fail_mode` (u32 at 276, bits 4..7). */
+  get accecnFailMode(): number | undefined {
+    const w = this.#w;
+    return this.length >= 280 ? (w[69] >>> 4) & 0xf : undefined;
+  }
+
+  /** `tcpi_options2` (u32 at 276, bits 8..31). */
+  get options2(): number | undefined {
+    const w = this.#w;
+    return this.length >= 280 ? w[69] >>> 8 : undefined;
+  }
+
+  /** Every field as a plain object: what `JSON.stringify` writes, and a copy to spread or compare. */
+  toJSON(): LinuxTcpInfo {
+    return {
+      os: "linux",
+      state: this.state,
+      length: this.length,
+      stateNumber: this.stateNumber,
+      caState: this.caState,
+      retransmits: this.retransmits,
+      probes: this.probes,
+      backoff: this.backoff,
+      options: this.options,
+      sndWscale: this.sndWscale,
+      rcvWscale: this.rcvWscale,
+      deliveryRateAppLimited: this.deliveryRateAppLimited,
+      fastopenClientFail: this.fastopenClientFail,
+      rto: this.rto,
+      ato: this.ato,
+      sndMss: this.sndMss,
+      rcvMss: this.rcvMss,
+      unacked: this.unacked,
+      sacked: this.sacked,
+      lost: this.lost,
+      retrans: this.retrans,
+      fackets: this.fackets,
+      lastDataSent: this.lastDataSent,
+      lastAckSent: this.lastAckSent,
+      lastDataRecv: this.lastDataRecv,
+      lastAckRecv: this.lastAckRecv,
+      pmtu: this.pmtu,
+      rcvSsthresh: this.rcvSsthresh,
+      rtt: this.rtt,
+      rttvar: this.rttvar,
+      sndSsthresh: this.sndSsthresh,
+      sndCwnd: this.sndCwnd,
+      advmss: this.advmss,
+      reordering: this.reordering,
+      rcvRtt: this.rcvRtt,
+      rcvSpace: this.rcvSpace,
+      totalRetrans: this.totalRetrans,
+      pacingRate: this.pacingRate,
+      maxPacingRate: this.maxPacingRate,
+      bytesAcked: this.bytesAcked,
+      bytesReceived: this.bytesReceived,
+      segsOut: this.segsOut,
+      segsIn: this.segsIn,
+      notsentBytes: this.notsentBytes,
+      minRtt: this.minRtt,
+      dataSegsIn: this.dataSegsIn,
+      dataSegsOut: this.dataSegsOut,
+      deliveryRate: this.deliveryRate,
+      busyTime: this.busyTime,
+      rwndLimited: this.rwndLimited,
+      sndbufLimited: this.sndbufLimited,
+      delivered: this.delivered,
+      deliveredCe: this.deliveredCe,
+      bytesSent: this.bytesSent,
+      bytesRetrans: this.bytesRetrans,
+      dsackDups: this.dsackDups,
+      reordSeen: this.reordSeen,
+      rcvOoopack: this.rcvOoopack,
+      sndWnd: this.sndWnd,
+      rcvWnd: this.rcvWnd,
+      rehash: this.rehash,
+      totalRto: this.totalRto,
+      totalRtoRecoveries: this.totalRtoRecoveries,
+      totalRtoTime: this.totalRtoTime,
+      receivedCe: this.receivedCe,
+      deliveredE1Bytes: this.deliveredE1Bytes,
+      deliveredE0Bytes: this.deliveredE0Bytes,
+      deliveredCeBytes: this.deliveredCeBytes,
+      receivedE1Bytes: this.receivedE1Bytes,
+      receivedE0Bytes: this.receivedE0Bytes,
+      receivedCeBytes: this.receivedCeBytes,
+      ecnMode: this.ecnMode,
+      accecnOptSeen: this.accecnOptSeen,
+      accecnFailMode: this.accecnFailMode,
+      options2: this.options2,
+    };
+  }
+
+  /** Deno's console shows every field. */
+  [Symbol.for("Deno.customInspect")](
+    inspect: (value: unknown, options: unknown) => string,
+    options: unknown,
+  ): string {
+    return inspect(this.toJSON(), options);
+  }
+
+  /** Node's and Bun's console show every field. */
+  [Symbol.for("nodejs.util.inspect.custom")](
+    _depth: number,
+    options: unknown,
+    inspect: (value: unknown, options: unknown) => string,
+  ): string {
+    return inspect(this.toJSON(), options);
+  }
 }

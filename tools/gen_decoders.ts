@@ -1,9 +1,18 @@
 /**
- * Generates platform/linux_tcp_info_decode.ts: one straight-line decoder per Linux
- * tcp_info layout, from the tables in platform/linux_tcp_info.ts. A decoder written out
- * field by field builds its object in one literal, about ten times faster than the generic
- * table-driven `decode()`; tests/decode_linux.test.ts checks both agree at every length and
- * that the committed file is what this prints.
+ * Generates platform/linux_tcp_info_decode.ts from the tables in platform/linux_tcp_info.ts,
+ * for each Linux tcp_info layout:
+ *
+ * - an eager decoder written out field by field, building its object in one literal (about
+ *   ten times faster than the generic table-driven `decode()`), with a twin without length
+ *   checks for a buffer that holds the whole struct: in V8 a literal full of
+ *   `n >= … ? … : undefined` costs about three times as much;
+ * - a lazy class that keeps the struct's u32 words and decodes a field in its getter:
+ *   `tcpInfo()` returns it, since copying 70 words costs less than building ~80 properties
+ *   (bench/main.ts). Its `toJSON()` lists every field.
+ *
+ * tests/decode_linux.test.ts checks the eager decoders against the table decoder at every
+ * length and that the committed file is what this prints; tests/tcp_info_lazy.test.ts checks
+ * the lazy classes against the eager decoders.
  *
  *   deno run --allow-write tools/gen_decoders.ts
  *
@@ -29,25 +38,154 @@ function expr(f: Field): string {
   return `${shifted} & 0x${mask.toString(16)}`;
 }
 
-function decoder(name: string, layout: Layout): string {
+/** One object literal with every key: `full` reads every field, else each checks `n`. */
+function literal(layout: Layout, full: boolean): string[] {
   const lines = [
-    `/** Decodes ${layout.struct}: ${layout.size} bytes. */`,
-    `export function ${name}(v: DataView, n: number, states: readonly TcpState[]): LinuxTcpInfo {`,
-    `  const s = n >= 1 ? v.getUint8(0) : undefined;`,
     `  return {`,
     `    os: "linux",`,
-    `    state: s === undefined ? "UNKNOWN" : states[s] ?? "UNKNOWN",`,
+    full
+      ? `    state: states[v.getUint8(0)] ?? "UNKNOWN",`
+      : `    state: s === undefined ? "UNKNOWN" : states[s] ?? "UNKNOWN",`,
     `    length: n,`,
   ];
   for (const key of layout.absent ?? []) lines.push(`    ${key}: undefined,`);
   for (const f of layout.fields) {
     const value = f.key === "stateNumber"
-      ? "s"
+      ? (full ? "v.getUint8(0)" : "s")
+      : full
+      ? expr(f)
       : `n >= ${f.offset + SIZE_OF[f.type]} ? ${expr(f)} : undefined`;
     lines.push(`    ${f.key}: ${value},`);
   }
-  lines.push(`  };`, `}`);
+  lines.push(`  };`);
+  return lines;
+}
+
+function decoder(name: string, layout: Layout): string {
+  return [
+    `/** Decodes ${layout.struct}: ${layout.size} bytes. */`,
+    `export function ${name}(v: DataView, n: number, states: readonly TcpState[]): LinuxTcpInfo {`,
+    `  if (n >= ${layout.size}) return ${name}Full(v, n, states);`,
+    `  const s = n >= 1 ? v.getUint8(0) : undefined;`,
+    ...literal(layout, false),
+    `}`,
+    ``,
+    `/** Every field present: no length checks, the common case on a current kernel. */`,
+    `function ${name}Full(v: DataView, n: number, states: readonly TcpState[]): LinuxTcpInfo {`,
+    ...literal(layout, true),
+    `}`,
+  ].join("\n");
+}
+
+/** A field read from the u32 words of the struct (little-endian, as every supported target is). */
+function wordExpr(f: Field): string {
+  const aligned = f.type === "u8" || f.offset % Math.min(SIZE_OF[f.type], 4) === 0;
+  if (!aligned) throw new Error(`${f.key}: offset ${f.offset} is not aligned for ${f.type}`);
+  const i = f.offset >> 2;
+  if (f.type === "u64") return `u64w(w[${i}], w[${i + 1}])`;
+  if (f.type === "i32") return `w[${i}] | 0`;
+  const shift = (f.offset & 3) * 8 + (f.bits?.shift ?? 0);
+  const width = f.bits?.width ?? SIZE_OF[f.type] * 8;
+  const shifted = shift ? `(w[${i}] >>> ${shift})` : `w[${i}]`;
+  return shift + width === 32
+    ? (shift ? `w[${i}] >>> ${shift}` : `w[${i}]`)
+    : `${shifted} & 0x${(2 ** width - 1).toString(16)}`;
+}
+
+/** A class that keeps the words the kernel returned and decodes a field when it is read. */
+function lazyClass(name: string, layout: Layout): string {
+  if (layout.size % 4 !== 0) throw new Error(`${layout.struct}: size ${layout.size} is not whole words`);
+  const keys = [...(layout.absent ?? []), ...layout.fields.map((f) => f.key)];
+  const lines = [
+    `/**`,
+    ` * ${layout.struct}, kept as the words the kernel returned and decoded field by field as`,
+    ` * each is read, so a call costs one copy rather than ${keys.length} properties. Every field is a`,
+    ` * getter on the prototype: \`JSON.stringify\`, \`console.log\` and \`toJSON()\` give them all,`,
+    ` * while spread and \`Object.keys\` see only \`os\`, \`state\` and \`length\`.`,
+    ` */`,
+    `export class ${name} implements LinuxTcpInfo {`,
+    `  /** The OS the fields came from. */`,
+    `  readonly os: "linux";`,
+    `  /** The state, by name. */`,
+    `  readonly state: TcpState;`,
+    `  /** Bytes of \`struct tcp_info\` the kernel returned; fields past it are \`undefined\`. */`,
+    `  readonly length: number;`,
+    `  readonly #w: readonly number[];`,
+    ``,
+    `  /** @param words the struct's first ${
+      layout.size / 4
+    } u32 words, from {@linkcode linuxTcpInfoWords} */`,
+    `  constructor(words: readonly number[], length: number, state: TcpState) {`,
+    `    this.os = "linux";`,
+    `    this.state = state;`,
+    `    this.length = length;`,
+    `    this.#w = words;`,
+    `  }`,
+  ];
+  for (const key of layout.absent ?? []) {
+    lines.push(
+      ``,
+      `  /** Not in this layout. */`,
+      `  get ${key}(): undefined {`,
+      `    return undefined;`,
+      `  }`,
+    );
+  }
+  for (const f of layout.fields) {
+    lines.push(
+      ``,
+      `  /** \`tcpi_${f.c}\` (${f.type} at ${f.offset}${
+        f.bits ? `, bits ${f.bits.shift}..${f.bits.shift + f.bits.width - 1}` : ""
+      }). */`,
+      `  get ${f.key}(): number | undefined {`,
+      `    const w = this.#w;`,
+      `    return this.length >= ${f.offset + SIZE_OF[f.type]} ? ${wordExpr(f)} : undefined;`,
+      `  }`,
+    );
+  }
+  lines.push(
+    ``,
+    `  /** Every field as a plain object: what \`JSON.stringify\` writes, and a copy to spread or compare. */`,
+    `  toJSON(): LinuxTcpInfo {`,
+    `    return {`,
+    `      os: "linux",`,
+    `      state: this.state,`,
+    `      length: this.length,`,
+    ...keys.map((k) => `      ${k}: this.${k},`),
+    `    };`,
+    `  }`,
+    ``,
+    `  /** Deno's console shows every field. */`,
+    `  [Symbol.for("Deno.customInspect")](`,
+    `    inspect: (value: unknown, options: unknown) => string,`,
+    `    options: unknown,`,
+    `  ): string {`,
+    `    return inspect(this.toJSON(), options);`,
+    `  }`,
+    ``,
+    `  /** Node's and Bun's console show every field. */`,
+    `  [Symbol.for("nodejs.util.inspect.custom")](`,
+    `    _depth: number,`,
+    `    options: unknown,`,
+    `    inspect: (value: unknown, options: unknown) => string,`,
+    `  ): string {`,
+    `    return inspect(this.toJSON(), options);`,
+    `  }`,
+    `}`,
+  );
   return lines.join("\n");
+}
+
+/** Copies the words the lazy classes keep, in one array literal (the cheapest copy measured). */
+function wordsFunction(size: number): string {
+  return [
+    `/** The first ${size} bytes of \`tcp_info\` as u32 words, copied out of the buffer the kernel wrote. */`,
+    `export function linuxTcpInfoWords(u: Uint32Array): number[] {`,
+    `  return [`,
+    ...Array.from({ length: size / 4 }, (_, i) => `    u[${i}],`),
+    `  ];`,
+    `}`,
+  ].join("\n");
 }
 
 /** The generated file's text. */
@@ -66,6 +204,17 @@ export function generate(): string {
     decoder("decodeLinux618", LINUX_TCP_INFO_6_18),
     ``,
     decoder("decodeLinuxBits", LINUX_TCP_INFO_BITS),
+    ``,
+    `/** A u64 from two words as a number: exact below 2^53, all ones (unlimited) as Infinity. */`,
+    `function u64w(lo: number, hi: number): number {`,
+    `  return lo === 0xffffffff && hi === 0xffffffff ? Infinity : hi * 0x100000000 + lo;`,
+    `}`,
+    ``,
+    wordsFunction(Math.max(LINUX_TCP_INFO_6_18.size, LINUX_TCP_INFO_BITS.size)),
+    ``,
+    lazyClass("LinuxTcpInfo618", LINUX_TCP_INFO_6_18),
+    ``,
+    lazyClass("LinuxTcpInfoBits", LINUX_TCP_INFO_BITS),
     ``,
   ].join("\n");
 }

@@ -1,0 +1,77 @@
+/**
+ * Loads the compiled C baseline (bench/baseline.c) through the running runtime's FFI.
+ * Benchmark code only: the library itself learns the runtime in ffi/mod.ts alone.
+ *
+ * @module
+ */
+
+/** The C baseline's functions: ns per repetition, or -errno. */
+export interface Baseline {
+  inspect(fd: number, n: number): number;
+  inspectCached(fd: number, n: number): number;
+  tcpInfo(fd: number, n: number): number;
+  /** ns per listing of the sockets in the `states` bitmask. */
+  list(states: number, n: number): number;
+  /** The number of sockets the last listing found. */
+  listCount(): number;
+  /** Opens `pairs` loopback connections nobody reads; returns the sockets held, or -errno. */
+  hold(pairs: number): number;
+  /** Closes what `hold` opened. */
+  release(): void;
+  /** A syscall strace shows as `getsockopt(-1, 0x5342, id, …)`: a marker for bench/syscalls.ts. */
+  mark(id: number): void;
+  close(): void;
+}
+
+/** Opens the shared library built from bench/baseline.c at `path`. */
+export async function openBaseline(path: string): Promise<Baseline> {
+  if ("Bun" in globalThis) {
+    const { dlopen } = await import("bun:ffi");
+    const sig = { args: ["i32", "i32"], returns: "f64" } as const;
+    const lib = dlopen(path, {
+      sb_inspect: sig,
+      sb_inspect_cached: sig,
+      sb_tcpinfo: sig,
+      sb_list: sig,
+      sb_list_count: { args: [], returns: "i32" },
+      sb_hold: { args: ["i32"], returns: "i32" },
+      sb_release: { args: [], returns: "void" },
+      sb_mark: { args: ["i32"], returns: "i32" },
+    });
+    const s = lib.symbols;
+    return {
+      inspect: (fd, n) => s.sb_inspect(fd, n),
+      inspectCached: (fd, n) => s.sb_inspect_cached(fd, n),
+      tcpInfo: (fd, n) => s.sb_tcpinfo(fd, n),
+      list: (states, n) => s.sb_list(states, n),
+      listCount: () => s.sb_list_count(),
+      hold: (pairs) => s.sb_hold(pairs),
+      release: () => s.sb_release(),
+      mark: (id) => void s.sb_mark(id),
+      close: () => lib.close(),
+    };
+  }
+  const sig = { parameters: ["i32", "i32"], result: "f64" } as const;
+  const lib = Deno.dlopen(path, {
+    sb_inspect: sig,
+    sb_inspect_cached: sig,
+    sb_tcpinfo: sig,
+    sb_list: sig,
+    sb_list_count: { parameters: [], result: "i32" },
+    sb_hold: { parameters: ["i32"], result: "i32" },
+    sb_release: { parameters: [], result: "void" },
+    sb_mark: { parameters: ["i32"], result: "i32" },
+  });
+  const s = lib.symbols;
+  return {
+    inspect: (fd, n) => s.sb_inspect(fd, n),
+    inspectCached: (fd, n) => s.sb_inspect_cached(fd, n),
+    tcpInfo: (fd, n) => s.sb_tcpinfo(fd, n),
+    list: (states, n) => s.sb_list(states, n),
+    listCount: () => s.sb_list_count(),
+    hold: (pairs) => s.sb_hold(pairs),
+    release: () => s.sb_release(),
+    mark: (id) => void s.sb_mark(id),
+    close: () => lib.close(),
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * One runtime's half of bench/main.ts: times sockbuf's hot paths and, alternating with them,
+ * the C baseline (bench/baseline.c, loaded through FFI) making the same syscalls on the same
+ * socket, so both see the same kernel state and the same machine load.
+ *
+ *   deno run --allow-all bench/cases.ts --lib bench/bin/libbaseline.so
+ *   bun bench/cases.ts --lib bench/bin/libbaseline.so
+ *
+ * The socket is a loopback node:net connection whose reader never reads, with its send
+ * buffer full. Each case is timed with mitata's `measure` as calls of K operations (so the
+ * C side's one FFI call is spread over K repetitions); a round times C, then JavaScript,
+ * and each figure is the median over the rounds of mitata's median sample. Prints one JSON
+ * row per case: `{ case, runtime, nsPerOp, cNsPerOp, ratio, goal }`.
+ *
+ * @module
+ */
+import { measure } from "mitata";
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { inspect, inspectSync, tcpInfo, tcpInfoSync } from "../api.ts";
+import { listSockets } from "../mod.ts";
+import { sleep, stalledPair } from "../tests/_helpers.ts";
+import { openBaseline } from "./_baseline.ts";
+
+const { values: opts } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    lib: { type: "string" },
+    rounds: { type: "string", default: "15" },
+    "ms-per-round": { type: "string", default: "30" },
+    only: { type: "string" },
+    "list-sockets": { type: "string", default: "10000" },
+  },
+});
+if (!opts.lib) throw new TypeError("Expected --lib <path to libbaseline.so>");
+const ROUNDS = Number(opts.rounds);
+const MS = Number(opts["ms-per-round"]);
+/** Operations per timed sample: large enough that one FFI call into C weighs nothing. */
+const K = 100;
+/** Sockets the C library holds open for the listing case. */
+const LIST_SOCKETS = Number(opts["list-sockets"]);
+
+const runtime = "Bun" in globalThis ? "bun" : "deno";
+const base = await openBaseline(opts.lib);
+
+/** One benchmark case: the JavaScript call, `k` times; the C baseline, `k` times. */
+interface Case {
+  name: string;
+  /** Operations per sample; K unless the operation is slow. */
+  k?: number;
+  /** The ratio to C this case must stay within (issue 7). */
+  goal?: number;
+  js: () => unknown;
+  c: () => number;
+}
+
+/** Results are stored here so no call can be optimised away. */
+export let sink: unknown;
+
+const pair = await stalledPair();
+const fd = pair.clientFd;
+try {
+  // Fill the send buffer: node:net keeps what the kernel refuses, so the kernel's queue
+  // grows until both the send buffer and the peer's receive buffer are full.
+  pair.client.write(new Uint8Array(32 * 1024 * 1024));
+  let last = -1;
+  for (let stable = 0; stable < 5;) {
+    await sleep(20);
+    const q = inspectSync(fd).queued;
+    stable = q === last && q > 0 ? stable + 1 : 0;
+    last = q;
+  }
+  inspectSync(pair.client); // resolve the node:net socket once; the case times the cached path
+
+  const checked = (ns: number): number => {
+    if (ns < 0) throw new Error(`C baseline failed: errno ${-ns}`);
+    return ns;
+  };
+  const cases: Case[] = [
+    {
+      name: "inspectSync(fd)",
+      goal: 1.10,
+      js() {
+        for (let i = 0; i < K; i++) sink = inspectSync(fd);
+      },
+      c: () => checked(base.inspect(fd, K)),
+    },
+    {
+      name: "await inspect(fd)",
+      goal: 1.25,
+      async js() {
+        for (let i = 0; i < K; i++) sink = await inspect(fd);
+      },
+      c: () => checked(base.inspect(fd, K)),
+    },
+    {
+      name: "inspectSync(node:net socket), cached",
+      js() {
+        for (let i = 0; i < K; i++) sink = inspectSync(pair.client);
+      },
+      c: () => checked(base.inspectCached(fd, K)),
+    },
+    {
+      name: "tcpInfoSync(fd)",
+      goal: 1.30,
+      js() {
+        for (let i = 0; i < K; i++) sink = tcpInfoSync(fd);
+      },
+      c: () => checked(base.tcpInfo(fd, K)),
+    },
+    {
+      name: "await tcpInfo(fd)",
+      async js() {
+        for (let i = 0; i < K; i++) sink = await tcpInfo(fd);
+      },
+      c: () => checked(base.tcpInfo(fd, K)),
+    },
+    {
+      // The lazy result's decoding, all of it: toJSON() reads every field into a plain object.
+      name: "tcpInfoSync(fd).toJSON()",
+      js() {
+        for (let i = 0; i < K; i++) {
+          sink = (tcpInfoSync(fd) as unknown as { toJSON(): unknown }).toJSON();
+        }
+      },
+      c: () => checked(base.tcpInfo(fd, K)),
+    },
+    {
+      // The whole host's ESTABLISHED sockets: ours plus LIST_SOCKETS held by the C library.
+      name: `await listSockets({ states: ["ESTABLISHED"] }), ${
+        LIST_SOCKETS.toLocaleString("en-US")
+      } more sockets`,
+      k: 1,
+      async js() {
+        sink = await listSockets({ states: ["ESTABLISHED"] });
+      },
+      c: () => checked(base.list(1 << 1, 1)), // bit 1: TCP_ESTABLISHED
+    },
+  ];
+
+  const options = { min_cpu_time: MS * 1e6, batch_threshold: 0, min_samples: 12, warmup_samples: 3 };
+  for (const c of cases) {
+    if (opts.only && !c.name.includes(opts.only)) continue;
+    const k = c.k ?? K;
+    if (c.k === 1) {
+      const held = base.hold(LIST_SOCKETS / 2);
+      if (held < 0) throw new Error(`Cannot open ${LIST_SOCKETS} sockets: errno ${-held}`);
+    }
+    const rounds: { js: number; c: number }[] = [];
+    // A listing takes milliseconds: fewer samples and rounds.
+    const slow = k === 1 ? { ...options, min_samples: 5, min_cpu_time: 0 } : options;
+    for (let r = 0; r < (k === 1 ? Math.min(ROUNDS, 7) : ROUNDS); r++) {
+      const cNs = (await measure(c.c, slow)).p50 / k;
+      const jsNs = (await measure(c.js, slow)).p50 / k;
+      rounds.push({ js: jsNs, c: cNs });
+    }
+    if (c.k === 1) {
+      console.error(`${runtime}: the last listing found ${base.listCount()} ESTABLISHED sockets`);
+      base.release();
+    }
+    // The round with the median ratio: C and JavaScript timed back to back, so a change in
+    // machine load between rounds moves both.
+    rounds.sort((a, b) => a.js / a.c - b.js / b.c);
+    const mid = rounds[rounds.length >> 1];
+    if (process.env.BENCH_DEBUG) {
+      console.error(c.name, rounds.map((r) => `${r.js.toFixed(0)}/${r.c.toFixed(0)}`).join(" "));
+    }
+    console.log(JSON.stringify({
+      case: c.name,
+      runtime,
+      nsPerOp: Math.round(mid.js),
+      cNsPerOp: Math.round(mid.c),
+      ratio: Math.round((mid.js / mid.c) * 1000) / 1000,
+      goal: c.goal ?? null,
+    }));
+  }
+} finally {
+  base.close();
+  await pair.close();
+}
