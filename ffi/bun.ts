@@ -52,6 +52,29 @@ export const BUN_IOCTL = { args: ["i32", "u64", "ptr"], returns: "i32" } as cons
 /** `int *__errno_location(void)` on glibc, `int *__error(void)` on macOS. */
 export const BUN_ERRNO = { args: [], returns: "ptr" } as const satisfies BunSymbol;
 
+/** For the system-wide listing (netlink sock_diag), /proc, and pidfd. */
+export const BUN_IO_SYMBOLS = {
+  // int socket(int domain, int type, int protocol)
+  socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+  // ssize_t send(int fd, const void *buf, size_t len, int flags)
+  send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
+  // ssize_t recv(int fd, void *buf, size_t len, int flags)
+  recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
+  // int close(int fd)
+  close: { args: ["i32"], returns: "i32" },
+  // int open(const char *path, int flags): variadic only past flags, which we never pass
+  open: { args: ["ptr", "i32"], returns: "i32" },
+  // ssize_t read(int fd, void *buf, size_t len)
+  read: { args: ["i32", "ptr", "u64"], returns: "i64" },
+  // ssize_t readlink(const char *path, char *buf, size_t len)
+  readlink: { args: ["ptr", "ptr", "u64"], returns: "i64" },
+} as const satisfies Record<string, BunSymbol>;
+/** `long syscall(long number, ...)`: variadic, see `LibcSpec.syscall`. */
+export const BUN_SYSCALL = {
+  args: ["i64", "i64", "i64", "i64"],
+  returns: "i64",
+} as const satisfies BunSymbol;
+
 type Fn = (...args: unknown[]) => number;
 type PtrFn = () => number | null;
 
@@ -66,6 +89,8 @@ export function openLibc(spec: LibcSpec): Libc {
       [spec.dirent.opendir]: BUN_OPENDIR,
       [spec.dirent.readdir]: BUN_READDIR,
       ...(spec.ioctl ? { ioctl: BUN_IOCTL } : {}),
+      ...BUN_IO_SYMBOLS,
+      ...(spec.syscall ? { syscall: BUN_SYSCALL } : {}),
     });
   } catch (cause) {
     throw new Error(`Cannot load ${spec.path}: ${(cause as Error).message}`, { cause });
@@ -117,5 +142,28 @@ export function openLibc(spec: LibcSpec): Libc {
     close() {
       lib.close();
     },
+    ...ioCalls(lib.symbols as unknown as Record<string, IoFn>, errno),
+  };
+}
+
+type IoFn = (...args: unknown[]) => number | bigint;
+
+/** The {@linkcode Libc} calls behind `BUN_IO_SYMBOLS` and `BUN_SYSCALL`. */
+function ioCalls(
+  s: Record<string, IoFn>,
+  errno: () => number,
+): Pick<Libc, "socket" | "send" | "recv" | "closeFd" | "open" | "read" | "readlink" | "syscall3"> {
+  // i64 may come back as a bigint; every length here is far below 2^53.
+  const n = (r: number | bigint): number => (r === -1 || r === -1n ? -errno() : Number(r));
+  const { socket, send, recv, close, open, read, readlink, syscall } = s;
+  return {
+    socket: (domain, type, protocol) => n(socket(domain, type, protocol)),
+    send: (fd, buf, flags) => n(send(fd, buf, buf.byteLength, flags)),
+    recv: (fd, buf, flags) => n(recv(fd, buf, buf.byteLength, flags)),
+    closeFd: (fd) => (close(fd) === 0 ? 0 : -errno()),
+    open: (path, flags) => n(open(path, flags)),
+    read: (fd, buf) => n(read(fd, buf, buf.byteLength)),
+    readlink: (path, buf) => n(readlink(path, buf, buf.byteLength)),
+    syscall3: syscall && ((nr, a, b, c) => n(syscall(nr, a, b, c))),
   };
 }

@@ -7,8 +7,8 @@
 import type { Libc, LibcSpec } from "./types.ts";
 
 const symbols = {
-  // int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  // int getsockopt(int fd, int level, int name, void *val, socklen_t *len): pointers, see pointerOf
+  getsockopt: { parameters: ["i32", "i32", "i32", "pointer", "pointer"], result: "i32" },
   // int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   // int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
@@ -26,8 +26,52 @@ const ioctlSymbol = {
   // The request is declared u32: Deno takes a number for a u64 parameter on a slow path
   // (~300 ns more per call, measured in bench/), and Linux's ioctl reads only the low 32
   // bits of it (`unsigned int cmd` in fs/ioctl.c).
-  ioctl: { parameters: ["i32", "u32", "buffer"], result: "i32" },
+  ioctl: { parameters: ["i32", "u32", "pointer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
+
+// For the system-wide listing (netlink sock_diag), /proc, and pidfd.
+const ioSymbols = {
+  // int socket(int domain, int type, int protocol)
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // ssize_t send(int fd, const void *buf, size_t len, int flags)
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  // ssize_t recv(int fd, void *buf, size_t len, int flags)
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  // int close(int fd)
+  closeFd: { name: "close", parameters: ["i32"], result: "i32" },
+  // int open(const char *path, int flags): variadic only past flags, which we never pass
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  // ssize_t read(int fd, void *buf, size_t len)
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // ssize_t readlink(const char *path, char *buf, size_t len)
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+const syscallSymbol = {
+  // long syscall(long number, ...): variadic, see LibcSpec.syscall
+  syscall: { parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** Where a buffer keeps its own address, once found (see pointerOf). */
+const ADDRESS = Symbol("sockbuf.address");
+type Addressed = (Uint8Array | Uint32Array | Int32Array) & { [ADDRESS]?: Deno.PointerValue };
+
+/**
+ * The address of a buffer the hot calls pass, found once and kept on the buffer: Deno
+ * converts a `"buffer"` argument on every call (≈ 75 ns per call here), a `"pointer"` one
+ * costs ≈ 27 ns, and a symbol-keyed property reads faster than a WeakMap (bench/). Reading
+ * `.buffer` first moves a small typed array's bytes off V8's heap, where the GC could move
+ * them, into a backing store that stays put while the array lives. Only for sockbuf's own
+ * buffers, which are never detached or resized.
+ */
+function pointerOf(buf: Addressed): Deno.PointerValue {
+  let p = buf[ADDRESS];
+  if (p === undefined) {
+    void buf.buffer;
+    p = buf[ADDRESS] = Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>);
+  }
+  return p;
+}
 
 /** Opens libc with `Deno.dlopen`; throws a clear error without `--allow-ffi`. */
 export function openLibc(spec: LibcSpec): Libc {
@@ -41,7 +85,13 @@ export function openLibc(spec: LibcSpec): Libc {
   } as const satisfies Deno.ForeignLibraryInterface;
   let lib;
   try {
-    lib = Deno.dlopen(spec.path, { ...symbols, ...errnoSym, ...(spec.ioctl ? ioctlSymbol : {}) });
+    lib = Deno.dlopen(spec.path, {
+      ...symbols,
+      ...errnoSym,
+      ...(spec.ioctl ? ioctlSymbol : {}),
+      ...ioSymbols,
+      ...(spec.syscall ? syscallSymbol : {}),
+    });
   } catch (cause) {
     if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
       throw new Error("sockbuf calls libc through FFI: run Deno with --allow-ffi", { cause });
@@ -51,22 +101,24 @@ export function openLibc(spec: LibcSpec): Libc {
   const s = lib.symbols;
   const len = new Uint32Array(1);
   const out = new Int32Array(1);
+  const lenAt = pointerOf(len);
+  const outAt = pointerOf(out);
   const errno = (): number => {
     const p = s.errnoLocation();
     return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
   };
   const ioctl = "ioctl" in s
-    ? (s as typeof s & { ioctl: (fd: number, req: number | bigint, out: Int32Array) => number }).ioctl
+    ? (s as typeof s & { ioctl: (fd: number, req: number, out: Deno.PointerValue) => number }).ioctl
     : undefined;
   return {
     getsockopt(fd, level, name, buf) {
       len[0] = buf.byteLength;
-      return s.getsockopt(fd, level, name, buf, len) === 0 ? len[0] : -errno();
+      return s.getsockopt(fd, level, name, pointerOf(buf), lenAt) === 0 ? len[0] : -errno();
     },
     setsockopt(fd, level, name, buf) {
       return s.setsockopt(fd, level, name, buf, buf.byteLength) === 0 ? 0 : -errno();
     },
-    ioctlInt: ioctl && ((fd, request) => (ioctl(fd, request, out) === -1 ? -errno() : out[0])),
+    ioctlInt: ioctl && ((fd, request) => (ioctl(fd, request, outAt) === -1 ? -errno() : out[0])),
     getsockname(fd, buf) {
       len[0] = buf.byteLength;
       return s.getsockname(fd, buf, len) === 0 ? len[0] : -errno();
@@ -94,5 +146,36 @@ export function openLibc(spec: LibcSpec): Libc {
     close() {
       lib.close();
     },
+    ...ioCalls(s, errno),
+  };
+}
+
+type IoSymbols = Deno.StaticForeignLibraryInterface<typeof ioSymbols>;
+type SyscallFn = (nr: bigint, a: bigint, b: bigint, c: bigint) => number | bigint;
+
+/** The {@linkcode Libc} calls behind `ioSymbols` and `syscallSymbol`. */
+function ioCalls(
+  s: IoSymbols & { syscall?: SyscallFn },
+  errno: () => number,
+): Pick<Libc, "socket" | "send" | "recv" | "closeFd" | "open" | "read" | "readlink" | "syscall3"> {
+  // Deno passes size_t and returns ssize_t as bigint; every length here is far below 2^53.
+  const n = (r: number | bigint): number => (r === -1 || r === -1n ? -errno() : Number(r));
+  const big = BigInt;
+  const syscall = s.syscall;
+  return {
+    socket: (domain, type, protocol) => {
+      const fd = s.socket(domain, type, protocol);
+      return fd === -1 ? -errno() : fd;
+    },
+    send: (fd, buf, flags) => n(s.send(fd, buf, big(buf.byteLength), flags)),
+    recv: (fd, buf, flags) => n(s.recv(fd, buf, big(buf.byteLength), flags)),
+    closeFd: (fd) => (s.closeFd(fd) === 0 ? 0 : -errno()),
+    open: (path, flags) => {
+      const fd = s.open(path, flags);
+      return fd === -1 ? -errno() : fd;
+    },
+    read: (fd, buf) => n(s.read(fd, buf, big(buf.byteLength))),
+    readlink: (path, buf) => n(s.readlink(path, buf, big(buf.byteLength))),
+    syscall3: syscall && ((nr, a, b, c) => n(syscall(big(nr), big(a), big(b), big(c)))),
   };
 }

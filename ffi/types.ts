@@ -29,6 +29,11 @@ export interface LibcSpec {
     /** Offset of `d_name`: 19 in glibc's `struct dirent64`, 21 on macOS. */
     readonly nameOffset: number;
   };
+  /**
+   * Bind `syscall` (for Linux's `pidfd_open`/`pidfd_getfd`), declared with fixed parameters
+   * like `ioctl`: only where that follows the calling convention (x86_64/aarch64 Linux).
+   */
+  readonly syscall?: boolean;
 }
 
 /** libc, as much of it as sockbuf calls. Every method returns `-errno` on failure. */
@@ -72,6 +77,52 @@ export interface Libc {
   uname(buf: Uint8Array): number;
   /** Unload the library. Calls after this are undefined behaviour; {@linkcode ffi/mod.ts} guards them. */
   close(): void;
+
+  // Calls for the system-wide listing (netlink sock_diag), /proc, and pidfd. Paths are
+  // NUL-terminated bytes so a scan can reuse one buffer; lengths are the buffers' byteLength.
+
+  /**
+   * `socket(domain, type, protocol)`.
+   * @returns the new fd, or `-errno`
+   */
+  socket(domain: number, type: number, protocol: number): number;
+  /**
+   * `send(fd, buf, buf.byteLength, flags)`.
+   * @returns the bytes sent, or `-errno`
+   */
+  send(fd: number, buf: Uint8Array, flags: number): number;
+  /**
+   * `recv(fd, buf, buf.byteLength, flags)`. With `MSG_TRUNC` on a datagram socket Linux returns
+   * the datagram's real length, which may exceed the buffer.
+   * @returns the length, or `-errno`
+   */
+  recv(fd: number, buf: Uint8Array, flags: number): number;
+  /**
+   * `close(fd)`: closes a file descriptor (named apart from {@linkcode Libc.close}, which unloads libc).
+   * @returns 0, or `-errno`
+   */
+  closeFd(fd: number): number;
+  /**
+   * `open(path, flags)`; `path` is NUL-terminated.
+   * @returns the new fd, or `-errno`
+   */
+  open(path: Uint8Array, flags: number): number;
+  /**
+   * `read(fd, buf, buf.byteLength)`.
+   * @returns the bytes read, or `-errno`
+   */
+  read(fd: number, buf: Uint8Array): number;
+  /**
+   * `readlink(path, buf, buf.byteLength)`; `path` is NUL-terminated, the result is not.
+   * @returns the link's length, or `-errno`
+   */
+  readlink(path: Uint8Array, buf: Uint8Array): number;
+  /**
+   * `syscall(number, a, b, c)` for calls glibc may not wrap (`pidfd_open`, `pidfd_getfd`).
+   * Undefined where {@linkcode LibcSpec.syscall} is not true.
+   * @returns the call's non-negative result, or `-errno`
+   */
+  readonly syscall3?: (number: number, a: number, b: number, c: number) => number;
 }
 
 /** A runtime binding: opens libc as described. */
