@@ -24,7 +24,15 @@
  *
  * @module
  */
-export { closeLibrary, getNotSentLowat, inspect, inspectSync, setNotSentLowat, tcpInfo } from "./api.ts";
+export {
+  closeLibrary,
+  getNotSentLowat,
+  inspect,
+  inspectSync,
+  setNotSentLowat,
+  tcpInfo,
+  tcpInfoSync,
+} from "./api.ts";
 export { SockbufError } from "./errors.ts";
 export {
   drained,
