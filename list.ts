@@ -44,8 +44,8 @@ export interface ListFilter {
   processes?: boolean;
 }
 
-/** Every state name a filter may use. */
-const STATES: readonly TcpState[] = [
+/** Every state name a filter may use (the CLI takes the same). */
+export const TCP_STATES: readonly TcpState[] = [
   "CLOSED",
   "LISTEN",
   "SYN_SENT",
@@ -76,7 +76,9 @@ function query(filter: ListFilter = {}): SocketQuery {
   if (states !== undefined) {
     if (!Array.isArray(states)) throw new TypeError("filter.states must be an array of state names");
     for (const s of states) {
-      if (!STATES.includes(s)) throw new RangeError(`filter.states: unknown TCP state ${JSON.stringify(s)}`);
+      if (!TCP_STATES.includes(s)) {
+        throw new RangeError(`filter.states: unknown TCP state ${JSON.stringify(s)}`);
+      }
     }
   }
   if (family !== undefined && family !== 4 && family !== 6) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { listSocketsSync } from "../list.ts";
+import { listSocketsSync, TCP_STATES } from "../list.ts";
 import type { SocketEntry, TcpState } from "../types.ts";
 import { type Align, bytes, choiceFlag, intFlag, type Style, table, UsageError } from "./common.ts";
 
@@ -13,21 +13,6 @@ export const SORT_KEYS = ["unsent", "queued", "size", "unacked", "rtt", "cwnd", 
 /** A sort key. */
 export type SortKey = (typeof SORT_KEYS)[number];
 
-const ALL_STATES: readonly TcpState[] = [
-  "ESTABLISHED",
-  "SYN_SENT",
-  "SYN_RECEIVED",
-  "FIN_WAIT_1",
-  "FIN_WAIT_2",
-  "TIME_WAIT",
-  "CLOSED",
-  "CLOSE_WAIT",
-  "LAST_ACK",
-  "LISTEN",
-  "CLOSING",
-  "NEW_SYN_RECV",
-  "BOUND_INACTIVE",
-];
 /**
  * By default, as `ss` without `-a`: connections that can hold data to send, so no
  * listeners, no `TIME_WAIT` and no half-open requests.
@@ -87,9 +72,9 @@ export function listOptions(values: {
     const names = values.state.flatMap((s) => s.split(",")).map((s) =>
       s.trim().toUpperCase().replaceAll("-", "_")
     );
-    states = names.includes("ALL") ? [...ALL_STATES] : names.map((n) => {
+    states = names.includes("ALL") ? [...TCP_STATES] : names.map((n) => {
       const state = n === "SYN_RECV" ? "SYN_RECEIVED" : n;
-      if (!(ALL_STATES as readonly string[]).includes(state)) {
+      if (!(TCP_STATES as readonly string[]).includes(state)) {
         throw new UsageError(
           `--state: unknown TCP state ${JSON.stringify(n.toLowerCase().replaceAll("_", "-"))}`,
         );
