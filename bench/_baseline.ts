@@ -38,18 +38,7 @@ export async function openBaseline(path: string): Promise<Baseline> {
       sb_release: { args: [], returns: "void" },
       sb_mark: { args: ["i32"], returns: "i32" },
     });
-    const s = lib.symbols;
-    return {
-      inspect: (fd, n) => s.sb_inspect(fd, n),
-      inspectCached: (fd, n) => s.sb_inspect_cached(fd, n),
-      tcpInfo: (fd, n) => s.sb_tcpinfo(fd, n),
-      list: (states, n) => s.sb_list(states, n),
-      listCount: () => s.sb_list_count(),
-      hold: (pairs) => s.sb_hold(pairs),
-      release: () => s.sb_release(),
-      mark: (id) => void s.sb_mark(id),
-      close: () => lib.close(),
-    };
+    return wrap(lib.symbols as unknown as Symbols, () => lib.close());
   }
   const sig = { parameters: ["i32", "i32"], result: "f64" } as const;
   const lib = Deno.dlopen(path, {
@@ -62,7 +51,24 @@ export async function openBaseline(path: string): Promise<Baseline> {
     sb_release: { parameters: [], result: "void" },
     sb_mark: { parameters: ["i32"], result: "i32" },
   });
-  const s = lib.symbols;
+  return wrap(lib.symbols as unknown as Symbols, () => lib.close());
+}
+
+/** The C functions as both runtimes' FFI return them: numbers in, numbers out. */
+type Symbols = Record<
+  | "sb_inspect"
+  | "sb_inspect_cached"
+  | "sb_tcpinfo"
+  | "sb_list"
+  | "sb_list_count"
+  | "sb_hold"
+  | "sb_release"
+  | "sb_mark",
+  (...args: number[]) => number
+>;
+
+/** One {@linkcode Baseline} over either runtime's symbols. */
+function wrap(s: Symbols, close: () => void): Baseline {
   return {
     inspect: (fd, n) => s.sb_inspect(fd, n),
     inspectCached: (fd, n) => s.sb_inspect_cached(fd, n),
@@ -72,6 +78,6 @@ export async function openBaseline(path: string): Promise<Baseline> {
     hold: (pairs) => s.sb_hold(pairs),
     release: () => s.sb_release(),
     mark: (id) => void s.sb_mark(id),
-    close: () => lib.close(),
+    close,
   };
 }
