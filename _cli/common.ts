@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { writeSync } from "node:fs";
 import process from "node:process";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
@@ -125,4 +126,22 @@ export function table(rows: string[][], align: Align[]): string[] {
 /** Writes text to stdout. */
 export function out(text: string): void {
   process.stdout.write(text);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Writes to stdout synchronously, for output of many megabytes: no stream buffers in between,
+ * so the next piece is built while the reader takes this one. Falls back to `process.stdout`
+ * if stdout is non-blocking and full (`EAGAIN`).
+ */
+export function outSync(text: string): void {
+  const bytes = encoder.encode(text);
+  let off = 0;
+  try {
+    while (off < bytes.length) off += writeSync(1, bytes, off);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "EAGAIN") throw err;
+    process.stdout.write(bytes.subarray(off));
+  }
 }
