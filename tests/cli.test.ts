@@ -264,6 +264,36 @@ describe(`sockbuf command line (${runtime})`, () => {
     assert.equal(run("ip", ["rule", "show"]), hostRules, "the host's rules did not change");
   });
 
+  it("ls colours a terminal's table, and not with NO_COLOR set", {
+    skip: !linux && "Linux only: sock_diag",
+    timeout: 60_000,
+  }, async (t) => {
+    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasTool("tmux", ["-V"]), "tmux")) return;
+    const [cmd, argv] = cliArgv(["ls", "--state", "all", "--limit", "5"]);
+    const shown: Record<string, string> = {};
+    for (const noColor of ["", "1"]) {
+      const session = `sockbuf-ls-${process.pid}-${noColor || "colour"}`;
+      try {
+        // env(1) sets NO_COLOR for the command alone; tmux gives it a terminal.
+        const line = `env NO_COLOR=${noColor} ${[cmd, ...argv].join(" ")}; echo "exit=$?"; sleep 60`;
+        run("tmux", ["new-session", "-d", "-s", session, "-x", "200", "-y", "40", "-c", root, line]);
+        let pane = "";
+        for (let i = 0; i < 100 && !/exit=\d+/.test(pane); i++) {
+          await sleep(100);
+          pane = run("tmux", ["capture-pane", "-e", "-p", "-t", session]); // -e keeps the escapes
+        }
+        assert.match(pane, /exit=0/, pane);
+        shown[noColor || "colour"] = pane;
+      } finally {
+        spawnSync("tmux", ["kill-session", "-t", session]);
+      }
+    }
+    assert.match(shown.colour, /\x1b\[1mSTATE/, "the header is bold on a terminal");
+    assert.ok(!shown["1"].includes("\x1b["), `no escape codes with NO_COLOR:\n${shown["1"]}`);
+    assert.match(shown["1"], /^STATE\s+LOCAL/m);
+  });
+
   it("top draws a frame in a terminal and gives the terminal back on q", {
     skip: !linux && "Linux only: sock_diag",
     timeout: 60_000,
