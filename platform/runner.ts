@@ -23,6 +23,8 @@ export interface RunResult {
 export interface RunOptions {
   /** Text written to the process's stdin, which is then closed; without it stdin is empty. */
   readonly stdin?: string;
+  /** Milliseconds before the process is killed (SIGKILL) as hung; default 30,000. */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -64,16 +66,27 @@ export function defaultRunner(
     const err: Uint8Array[] = [];
     child.stdout.on("data", (d: Uint8Array) => out.push(d));
     child.stderr.on("data", (d: Uint8Array) => err.push(d));
-    child.on("error", reject);
     // A process that exits without reading its stdin closes the pipe: that is not our error.
     child.stdin.on("error", () => {});
     child.stdin.end(options.stdin ?? "");
+    // ip and pfctl answer in milliseconds; one that does not is killed rather than waited on.
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.on("error", (cause) => {
+      clearTimeout(timer);
+      reject(cause);
+    });
     child.on("close", (code, signal) => {
+      clearTimeout(timer);
       const text = (chunks: Uint8Array[]) => new TextDecoder().decode(concat(chunks));
       resolve({
         code: code ?? 128 + (signal ? SIGNALS[signal] ?? 0 : 0),
         stdout: text(out),
-        stderr: text(err),
+        stderr: `${text(err)}${hung ? `\n${file} did not finish in ${timeoutMs} ms and was killed` : ""}`,
       });
     });
   });

@@ -247,6 +247,14 @@ describe("the default runner", () => {
     assert.match(r.stderr, /nonexistent-sockbuf/);
   });
 
+  it("kills a program that hangs instead of waiting on it", async () => {
+    const started = Date.now();
+    const r = await defaultRunner("/bin/sleep", ["30"], { timeoutMs: 300 });
+    assert.equal(r.code, 128 + 9, "SIGKILL");
+    assert.match(r.stderr, /\/bin\/sleep did not finish in 300 ms and was killed/);
+    assert.ok(Date.now() - started < 5_000, "it returned long before sleep would have");
+  });
+
   it("refuses a relative executable, which a PATH lookup could redirect", () => {
     assert.throws(() => defaultRunner("printf", ["x"]), /^TypeError: file:/);
     assert.throws(() => defaultRunner("/bin/echo", ["a\0b"]), /^TypeError: args:/);
