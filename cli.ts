@@ -22,8 +22,8 @@
  *
  * @module
  */
-import process from "node:process";
 import { EXIT, UsageError } from "./_cli/common.ts";
+import { args as hostArgs, setExitCode, writeStderr, writeStdout } from "./ffi/host.ts";
 
 /** A command's runner: its arguments in, its exit code out. */
 type Command = (args: string[]) => Promise<number>;
@@ -81,12 +81,12 @@ export async function main(args: string[]): Promise<number> {
   // `deno task cli -- ls` passes the "--" through; npm and Bun do not.
   const [name, ...rest] = args[0] === "--" ? args.slice(1) : args;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    (name === undefined ? process.stderr : process.stdout).write(`${USAGE}\n`);
+    (name === undefined ? writeStderr : writeStdout)(`${USAGE}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
-    process.stderr.write(`sockbuf: unknown command ${JSON.stringify(name)}\nTry: sockbuf --help\n`);
+    writeStderr(`sockbuf: unknown command ${JSON.stringify(name)}\nTry: sockbuf --help\n`);
     return EXIT.usage;
   }
   try {
@@ -96,9 +96,9 @@ export async function main(args: string[]): Promise<number> {
     // anything the system refused is a failure.
     const usage = err instanceof UsageError || err instanceof TypeError || err instanceof RangeError;
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`sockbuf ${name}: ${message}\n${usage ? `Try: sockbuf ${name} --help\n` : ""}`);
+    writeStderr(`sockbuf ${name}: ${message}\n${usage ? `Try: sockbuf ${name} --help\n` : ""}`);
     return usage ? EXIT.usage : EXIT.failure;
   }
 }
 
-if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
+if (import.meta.main) setExitCode(await main(hostArgs()));

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { writeSync } from "node:fs";
-import process from "node:process";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { env, stdoutIsTerminal, writeStdout } from "../ffi/host.ts";
 
 /** Exit codes: 0 ok, 1 the system or a command failed, 2 the command line was wrong. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -97,11 +96,11 @@ const COLOUR: Style = {
 };
 
 /** True when stdout is a terminal. */
-export const isTty = (): boolean => process.stdout.isTTY === true;
+export const isTty = (): boolean => stdoutIsTerminal();
 
 /** Colour only on a terminal, and never with `NO_COLOR` set (https://no-color.org). */
 export function style(): Style {
-  return isTty() && (process.env.NO_COLOR ?? "") === "" ? COLOUR : PLAIN;
+  return isTty() && (env("NO_COLOR") ?? "") === "" ? COLOUR : PLAIN;
 }
 
 // deno-lint-ignore no-control-regex -- strips colours to measure what a terminal shows
@@ -123,25 +122,10 @@ export function table(rows: string[][], align: Align[]): string[] {
   );
 }
 
-/** Writes text to stdout. */
-export function out(text: string): void {
-  process.stdout.write(text);
-}
-
-const encoder = new TextEncoder();
-
 /**
- * Writes to stdout synchronously, for output of many megabytes: no stream buffers in between,
- * so the next piece is built while the reader takes this one. Falls back to `process.stdout`
- * if stdout is non-blocking and full (`EAGAIN`).
+ * Writes text to stdout, all of it before returning: no stream buffers in between, so a
+ * command printing megabytes builds its next piece while the reader takes this one.
  */
-export function outSync(text: string): void {
-  const bytes = encoder.encode(text);
-  let off = 0;
-  try {
-    while (off < bytes.length) off += writeSync(1, bytes, off);
-  } catch (err) {
-    if ((err as { code?: string }).code !== "EAGAIN") throw err;
-    process.stdout.write(bytes.subarray(off));
-  }
+export function out(text: string): void {
+  writeStdout(text);
 }

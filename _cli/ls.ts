@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { EXIT, out, outSync, parseFlags, style } from "./common.ts";
+import { EXIT, out, parseFlags, style } from "./common.ts";
 import { LIST_FLAGS, LIST_HELP, listFor, listOptions, render } from "./sockets.ts";
 
 const USAGE = `Usage: sockbuf ls [flags]
@@ -34,12 +34,9 @@ export async function ls(args: string[]): Promise<number> {
   const o = listOptions(values);
   const entries = listFor(o, values["tcp-info"] && values.json);
   if (values.json) {
-    // One JSON array, a socket per line, written a thousand sockets at a time.
-    for (let i = 0; i < entries.length; i += 1000) {
-      const piece = entries.slice(i, i + 1000).map((e) => JSON.stringify(e)).join(",\n");
-      outSync(`${i ? ",\n" : "[\n"}${piece}`);
-    }
-    outSync(entries.length ? "\n]\n" : "[]\n");
+    // One line, as `ip -j` prints: a single stringify of the array is the fastest way here.
+    out(JSON.stringify(entries));
+    out("\n");
   } else {
     out(`${render(entries, style(), o.sort).join("\n")}\n`);
   }
