@@ -126,6 +126,4 @@ export function table(rows: string[][], align: Align[]): string[] {
  * Writes text to stdout, all of it before returning: no stream buffers in between, so a
  * command printing megabytes builds its next piece while the reader takes this one.
  */
-export function out(text: string): void {
-  writeStdout(text);
-}
+export const out: (text: string) => void = writeStdout;

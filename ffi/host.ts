@@ -54,11 +54,8 @@ let bunFs: BunFs | undefined;
 
 /** Writes all of `text` to stdout before returning. */
 export function writeStdout(text: string): void {
+  if (!bunProcess) return writeAll(Deno.stdout, text);
   const bytes = encoder.encode(text);
-  if (!bunProcess) {
-    for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
-    return;
-  }
   bunFs ??= (import.meta as unknown as { require(id: string): BunFs }).require("node:fs");
   let off = 0;
   try {
@@ -73,8 +70,11 @@ export function writeStdout(text: string): void {
 /** Writes `text` to stderr. */
 export function writeStderr(text: string): void {
   if (bunProcess) bunProcess.stderr.write(text);
-  else {
-    const bytes = encoder.encode(text);
-    for (let off = 0; off < bytes.length;) off += Deno.stderr.writeSync(bytes.subarray(off));
-  }
+  else writeAll(Deno.stderr, text);
+}
+
+/** Deno: writes all of `text`, however many calls the OS takes. */
+function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  for (let off = 0; off < bytes.length;) off += stream.writeSync(bytes.subarray(off));
 }

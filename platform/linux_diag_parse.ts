@@ -148,9 +148,12 @@ function refused(errno: number): SockbufError {
   return new SockbufError("list sockets (sock_diag)", "recv", errno, errnoName(LINUX_ERRNO, errno));
 }
 
+/** "0" … "255", so an IPv4 address is built from four lookups. */
+const DECIMAL: readonly string[] = Array.from({ length: 256 }, (_, i) => `${i}`);
+
 /** IPv4 text from the 4 bytes at `at`. */
 function ipv4(b: Uint8Array, at: number): string {
-  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+  return `${DECIMAL[b[at]]}.${DECIMAL[b[at + 1]]}.${DECIMAL[b[at + 2]]}.${DECIMAL[b[at + 3]]}`;
 }
 
 /** IPv6 text from the 16 bytes at `at`, in the form glibc's `inet_ntop` (and so `ss`) prints. */
@@ -235,9 +238,6 @@ export function parseDiagReplies(
   return false;
 }
 
-/** "0" … "255", so an IPv4 address is built from four lookups. */
-const DECIMAL: readonly string[] = Array.from({ length: 256 }, (_, i) => `${i}`);
-
 /**
  * The entry for the `inet_diag_msg` at `b` whose message ends at `end`. Written for the
  * first, unoptimised run too (a CLI parses once): no closures or temporary arrays per entry.
@@ -302,19 +302,11 @@ function entryAt(bytes: Uint8Array, v: DataView, b: number, end: number, opts: P
   return {
     family,
     local: {
-      address: family === 4
-        ? `${DECIMAL[bytes[b + 8]]}.${DECIMAL[bytes[b + 9]]}.${DECIMAL[bytes[b + 10]]}.${
-          DECIMAL[bytes[b + 11]]
-        }`
-        : ipv6(bytes, b + 8),
+      address: family === 4 ? ipv4(bytes, b + 8) : ipv6(bytes, b + 8),
       port: (bytes[b + 4] << 8) | bytes[b + 5],
     },
     peer: {
-      address: family === 4
-        ? `${DECIMAL[bytes[b + 24]]}.${DECIMAL[bytes[b + 25]]}.${DECIMAL[bytes[b + 26]]}.${
-          DECIMAL[bytes[b + 27]]
-        }`
-        : ipv6(bytes, b + 24),
+      address: family === 4 ? ipv4(bytes, b + 24) : ipv6(bytes, b + 24),
       port: (bytes[b + 6] << 8) | bytes[b + 7],
     },
     state,
