@@ -5,7 +5,10 @@
  * Uses only what Deno and Bun both have (`node:*`), so one suite runs under both.
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import type { TestContext } from "node:test";
 import { libc } from "../ffi/mod.ts";
@@ -36,6 +39,40 @@ export function needs(t: TestContext, ok: boolean, what: string): boolean {
 /** Runs a command (never through a shell) and returns its stdout. */
 export function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: "utf8" });
+}
+
+/** A tmux server of the test's own, on a private socket, with one session in it. */
+export interface TmuxSession {
+  /** Runs a tmux command against this server (never through a shell) and returns its stdout. */
+  tmux(...args: string[]): string;
+  /** Kills this server, its session and the program in it. */
+  kill(): void;
+}
+
+/**
+ * Starts `line` in a detached tmux session of `cols` x `rows` on a tmux server of its own
+ * (a socket in a fresh temporary directory, no config file). A shared default server exits
+ * when its last session is killed, and a `new-session` that reaches it while it exits fails
+ * with "server exited unexpectedly"; a private server per session has no such race. The
+ * session is named `main`. `kill()` removes the server, its socket and the directory.
+ */
+export function tmuxSession(cwd: string, cols: number, rows: number, line: string): TmuxSession {
+  const dir = mkdtempSync(join(tmpdir(), "sockbuf-tmux-"));
+  const base = ["-S", join(dir, "socket"), "-f", "/dev/null"];
+  const session: TmuxSession = {
+    tmux: (...args) => run("tmux", [...base, ...args]),
+    kill() {
+      spawnSync("tmux", [...base, "kill-server"], { stdio: "ignore" });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    session.tmux("new-session", "-d", "-s", "main", "-x", `${cols}`, "-y", `${rows}`, "-c", cwd, line);
+  } catch (e) {
+    session.kill();
+    throw e;
+  }
+  return session;
 }
 
 /**

@@ -10,7 +10,17 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { inspectSync } from "../mod.ts";
 import type { SocketEntry } from "../types.ts";
-import { hasTool, needs, run, runtime, sleep, ssFor, stalledPair } from "./_helpers.ts";
+import {
+  hasTool,
+  needs,
+  run,
+  runtime,
+  sleep,
+  ssFor,
+  stalledPair,
+  type TmuxSession,
+  tmuxSession,
+} from "./_helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const linux = process.platform === "linux";
@@ -273,20 +283,19 @@ describe(`sockbuf command line (${runtime})`, () => {
     const [cmd, argv] = cliArgv(["ls", "--state", "all", "--limit", "5"]);
     const shown: Record<string, string> = {};
     for (const noColor of ["", "1"]) {
-      const session = `sockbuf-ls-${process.pid}-${noColor || "colour"}`;
+      // env(1) sets NO_COLOR for the command alone; tmux gives it a terminal.
+      const line = `env NO_COLOR=${noColor} ${[cmd, ...argv].join(" ")}; echo "exit=$?"; sleep 60`;
+      const term = tmuxSession(root, 200, 40, line);
       try {
-        // env(1) sets NO_COLOR for the command alone; tmux gives it a terminal.
-        const line = `env NO_COLOR=${noColor} ${[cmd, ...argv].join(" ")}; echo "exit=$?"; sleep 60`;
-        run("tmux", ["new-session", "-d", "-s", session, "-x", "200", "-y", "40", "-c", root, line]);
         let pane = "";
         for (let i = 0; i < 100 && !/exit=\d+/.test(pane); i++) {
           await sleep(100);
-          pane = run("tmux", ["capture-pane", "-e", "-p", "-t", session]); // -e keeps the escapes
+          pane = term.tmux("capture-pane", "-e", "-p", "-t", "main"); // -e keeps the escapes
         }
         assert.match(pane, /exit=0/, pane);
         shown[noColor || "colour"] = pane;
       } finally {
-        spawnSync("tmux", ["kill-session", "-t", session]);
+        term.kill();
       }
     }
     assert.ok(shown.colour.includes("\x1b[1mSTATE"), `the header is bold on a terminal:\n${shown.colour}`);
@@ -301,8 +310,7 @@ describe(`sockbuf command line (${runtime})`, () => {
     if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
     if (!needs(t, hasTool("tmux", ["-V"]), "tmux")) return;
     const pair = await stalledPair();
-    const session = `sockbuf-top-${process.pid}`;
-    const tmux = (...args: string[]) => run("tmux", args);
+    let term: TmuxSession | undefined;
     try {
       pair.client.write(new Uint8Array(4 << 20));
       await settle(pair.clientFd);
@@ -310,11 +318,12 @@ describe(`sockbuf command line (${runtime})`, () => {
       // tmux runs the command in a shell of its own; after top exits, print its exit code
       // and the terminal modes it left, so both can be read from the pane.
       const line = `${[cmd, ...argv].join(" ")}; echo "exit=$?"; stty -a; sleep 60`;
-      tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "24", "-c", root, line);
+      term = tmuxSession(root, 160, 24, line);
+      const { tmux } = term;
       let frame = "";
       for (let i = 0; i < 100 && !frame.includes("STATE"); i++) {
         await sleep(100);
-        frame = tmux("capture-pane", "-p", "-t", session);
+        frame = tmux("capture-pane", "-p", "-t", "main");
       }
       console.log(`sockbuf top frame (${runtime}):\n${frame.trimEnd()}`);
       assert.match(frame, /^sockbuf top {2}\d\d:\d\d:\d\d {2}\d+ sockets, .* unsent {2}sorted by unsent/m);
@@ -323,19 +332,19 @@ describe(`sockbuf command line (${runtime})`, () => {
         new RegExp(`established\\s+127\\.0\\.0\\.1:${pair.clientPort}\\s+127\\.0\\.0\\.1:`),
       );
       assert.equal(
-        tmux("display", "-p", "-t", session, "#{alternate_on}").trim(),
+        tmux("display", "-p", "-t", "main", "#{alternate_on}").trim(),
         "1",
         "top uses the alternate screen",
       );
-      tmux("send-keys", "-t", session, "q");
+      tmux("send-keys", "-t", "main", "q");
       let after = "";
       for (let i = 0; i < 100 && !/exit=\d+/.test(after); i++) {
         await sleep(100);
-        after = tmux("capture-pane", "-p", "-t", session, "-S", "-100");
+        after = tmux("capture-pane", "-p", "-t", "main", "-S", "-100");
       }
       assert.match(after, /exit=0/, after);
       assert.equal(
-        tmux("display", "-p", "-t", session, "#{alternate_on} #{cursor_flag}").trim(),
+        tmux("display", "-p", "-t", "main", "#{alternate_on} #{cursor_flag}").trim(),
         "0 1",
         "the main screen is back and the cursor shows",
       );
@@ -343,7 +352,7 @@ describe(`sockbuf command line (${runtime})`, () => {
       assert.ok(modes.includes("icanon") && modes.includes("echo"), `cooked mode is back:\n${after}`);
       assert.ok(!after.includes("STATE"), "the frame went with the alternate screen");
     } finally {
-      spawnSync("tmux", ["kill-session", "-t", session]);
+      term?.kill();
       await pair.close();
     }
   });
