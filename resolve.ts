@@ -7,6 +7,7 @@
  */
 import { SockbufError } from "./errors.ts";
 import { hintOf, keyOf, type SocketHint } from "./ffi/sockets.ts";
+import { parseIpLiteral } from "./platform/ip.ts";
 import { platform } from "./platform/mod.ts";
 import type { SocketLike } from "./types.ts";
 
@@ -28,45 +29,9 @@ export function checkFd(fd: unknown): number {
   return fd + 0; // -0 becomes 0: FFI rejects -0 as an i32
 }
 
-function putV4(text: string, out: Uint8Array, at: number): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return false;
-  for (let i = 0; i < 4; i++) {
-    const b = Number(m[i + 1]);
-    if (b > 255) return false;
-    out[at + i] = b;
-  }
-  return true;
-}
-
 /** Parses an IPv4 or IPv6 literal into 16 bytes, IPv4 mapped to `::ffff:a.b.c.d`. */
 export function parseIp(text: string): Uint8Array | undefined {
-  let s = text.replace(/^\[(.*)\]$/, "$1").replace(/%.*$/, ""); // brackets, zone id
-  const out = new Uint8Array(16);
-  if (!s.includes(":")) {
-    out[10] = out[11] = 0xff;
-    return putV4(s, out, 12) ? out : undefined;
-  }
-  const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s); // a trailing dotted quad is two groups
-  if (v4) {
-    const b = new Uint8Array(4);
-    if (!putV4(v4[2], b, 0)) return undefined;
-    s = `${v4[1]}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
-  }
-  const halves = s.split("::");
-  if (halves.length > 2) return undefined;
-  const head = halves[0] ? halves[0].split(":") : [];
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
-  const zeros = 8 - head.length - tail.length;
-  if (halves.length === 1 ? zeros !== 0 : zeros < 1) return undefined;
-  const words = [...head, ...Array<string>(Math.max(0, zeros)).fill("0"), ...tail];
-  for (let i = 0; i < 8; i++) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(words[i])) return undefined;
-    const w = parseInt(words[i], 16);
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 0xff;
-  }
-  return out;
+  return parseIpLiteral(text)?.bytes;
 }
 
 /**

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { parseIpLiteral } from "./ip.ts";
+
 const MAX_U32 = 0xffff_ffff;
 
 /** A value for an error message: JSON-escaped (newlines show as `\n`) and cut to 40 characters. */
@@ -111,33 +113,6 @@ export interface IpAddress {
   readonly family: "inet" | "inet6";
 }
 
-function isIPv4(s: string): boolean {
-  const parts = s.split(".");
-  // Leading zeros are refused: some parsers read them as octal.
-  return parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
-}
-
-function isIPv6(s: string): boolean {
-  if (s.length > 45 || !/^[0-9A-Fa-f:.]+$/.test(s)) return false;
-  let body = s;
-  let groups = 8;
-  if (s.includes(".")) {
-    // An embedded IPv4 tail (::ffff:1.2.3.4) stands for the last two groups.
-    const at = s.lastIndexOf(":");
-    if (at < 0 || !isIPv4(s.slice(at + 1))) return false;
-    body = s.slice(0, at + 1);
-    if (!body.endsWith("::")) body = body.slice(0, -1);
-    groups = 6;
-  }
-  const halves = body.split("::");
-  if (halves.length > 2) return false;
-  const split = (h: string) => h === "" ? [] : h.split(":");
-  const all = [...split(halves[0]), ...(halves.length === 2 ? split(halves[1]) : [])];
-  if (!all.every((g) => /^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
-  // "::" stands for at least one group of zeros.
-  return halves.length === 2 ? all.length < groups : all.length === groups;
-}
-
 /**
  * An IPv4 address in dotted decimal (no leading zeros) or an IPv6 address (no zone, no
  * brackets, no prefix length).
@@ -145,10 +120,8 @@ function isIPv6(s: string): boolean {
  * @throws {TypeError} naming `field`
  */
 export function validateIp(value: unknown, field = "gateway"): IpAddress {
-  if (typeof value === "string" && isIPv4(value)) return { address: value, family: "inet" };
-  if (typeof value === "string" && value.includes(":") && isIPv6(value)) {
-    return { address: value, family: "inet6" };
-  }
+  const ip = typeof value === "string" ? parseIpLiteral(value, { strict: true }) : undefined;
+  if (ip) return { address: value as string, family: ip.family };
   throw new TypeError(`${field}: expected an IPv4 or IPv6 address, got ${quote(value)}`);
 }
 
