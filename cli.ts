@@ -51,7 +51,17 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
 };
 
-/** The top-level help text. */
+/**
+ * The top-level help text.
+ *
+ * @example Show sockbuf's commands inside your own tool's help
+ * ```ts
+ * import { USAGE } from "@sockbuf/sockbuf/cli";
+ *
+ * const commands = USAGE.split("\n").filter((line) => line.startsWith("  ")).map((line) => line.trim());
+ * console.log(`mytool net: sockbuf's commands\n\n${commands.join("\n")}`);
+ * ```
+ */
 export const USAGE: string = `Usage: sockbuf <command> [flags]
 
 What sits in TCP send buffers: size, queued, unsent, unacked, free.

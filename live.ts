@@ -11,7 +11,24 @@ import { platform } from "./platform/mod.ts";
 import { fdOf, INT_MAX, resolveSocket } from "./resolve.ts";
 import type { BunServeRequest, DenoServeRequest, SendBuffer, SocketLike } from "./types.ts";
 
-/** Options for {@linkcode watch}. */
+/**
+ * Options for {@linkcode watch}.
+ *
+ * @example Watch until every byte is acknowledged, then stop
+ * ```ts
+ * import { watch, type WatchOptions } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * await conn.write(new Uint8Array(32 * 1024));
+ * const stop = new AbortController();
+ * const options: WatchOptions = { intervalMs: 10, signal: stop.signal };
+ * for await (const buf of watch(conn, options)) {
+ *   console.log(`${buf.queued} bytes queued`);
+ *   if (buf.queued === 0) stop.abort(); // ends the loop after this snapshot
+ * }
+ * ```
+ */
 export interface WatchOptions {
   /** Milliseconds between snapshots; default 100. */
   intervalMs?: number;
@@ -19,7 +36,26 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
-/** Options for {@linkcode drained}. */
+/**
+ * Options for {@linkcode drained}.
+ *
+ * @example Wait at most two seconds, or until the caller cancels
+ * ```ts
+ * import { drained, type DrainedOptions } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * await conn.write(new TextEncoder().encode("bye"));
+ * const cancel = new AbortController();
+ * const options: DrainedOptions = { timeoutMs: 2_000, signal: cancel.signal };
+ * try {
+ *   console.log(`drained, ${(await drained(conn, options)).queued} bytes queued`);
+ * } catch (err) {
+ *   if (!(err instanceof DOMException && err.name === "TimeoutError")) throw err;
+ *   console.log("the peer did not acknowledge everything within 2 s");
+ * }
+ * ```
+ */
 export interface DrainedOptions {
   /** Gives up: the promise rejects with the signal's reason. */
   signal?: AbortSignal;
@@ -27,7 +63,27 @@ export interface DrainedOptions {
   timeoutMs?: number;
 }
 
-/** Options for {@linkcode lowLatencyWriter}. */
+/**
+ * Options for {@linkcode lowLatencyWriter}.
+ *
+ * @example Size `lowat` to the link: about 16 ms of its rate
+ * ```ts
+ * import { getNotSentLowat, lowLatencyWriter, type LowLatencyOptions } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const linkBytesPerSecond = 1_000_000 / 8; // a 1 Mbit/s uplink
+ * const stop = new AbortController();
+ * const options: LowLatencyOptions = {
+ *   lowat: Math.round(linkBytesPerSecond * 0.016), // 2000 bytes, not the default 16384
+ *   signal: stop.signal, // stop.abort() ends the writer's waits at once
+ * };
+ * const writer = lowLatencyWriter(conn, options).getWriter();
+ * await writer.write(new TextEncoder().encode("hello\n"));
+ * await writer.close();
+ * console.log(`TCP_NOTSENT_LOWAT is ${await getNotSentLowat(conn)} bytes`);
+ * ```
+ */
 export interface LowLatencyOptions {
   /**
    * The most unsent bytes to let wait in the kernel (`TCP_NOTSENT_LOWAT`); default 16384.
@@ -192,6 +248,18 @@ export async function drained(socket: SocketLike, options: DrainedOptions = {}):
 /**
  * A `WritableStream` of messages that keeps little data waiting in the kernel. Counts what
  * it sent and, in latest-value-wins mode, what it dropped.
+ *
+ * @example Pipe a stream of messages into it, then read the counts
+ * ```ts
+ * import { type LowLatencyWriter, lowLatencyWriter } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const messages = ["one\n", "two\n", "three\n"].map((m) => new TextEncoder().encode(m));
+ * const stream: LowLatencyWriter = lowLatencyWriter(conn);
+ * await ReadableStream.from(messages).pipeTo(stream); // closes the stream, not the socket
+ * console.log(`${stream.sent} sent, ${stream.dropped} dropped`); // 3 sent, 0 dropped
+ * ```
  */
 export class LowLatencyWriter extends WritableStream<Uint8Array> {
   #counts: { sent: number; dropped: number };

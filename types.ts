@@ -79,6 +79,19 @@ export interface SendBuffer {
 /**
  * A TCP state, by its portable name. Linux and macOS number states differently; the raw
  * number is in `stateNumber`. `UNKNOWN` is a number this version does not know.
+ *
+ * @example Can this socket still send?
+ * ```ts
+ * import { inspect, type TcpState } from "@sockbuf/sockbuf";
+ *
+ * // The connection is up and this side has not sent its FIN
+ * const canSend = (state: TcpState): boolean => state === "ESTABLISHED" || state === "CLOSE_WAIT";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const { state } = await inspect(conn);
+ * console.log(`${state}: ${canSend(state) ? "can send" : "cannot send"}`);
+ * ```
  */
 export type TcpState =
   | "CLOSED"
@@ -96,7 +109,23 @@ export type TcpState =
   | "BOUND_INACTIVE"
   | "UNKNOWN";
 
-/** Linux's `struct tcp_info`, every field the kernel returned. */
+/**
+ * Linux's `struct tcp_info`, every field the kernel returned.
+ *
+ * @example Read it on Linux: check `os`, and mind the units
+ * ```ts
+ * import { type LinuxTcpInfo, tcpInfo } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const info = await tcpInfo(conn);
+ * if (info.os === "linux") {
+ *   const linux: LinuxTcpInfo = info;
+ *   console.log(`rtt ${linux.rtt} µs, cwnd ${linux.sndCwnd} segments, ${linux.length} bytes returned`);
+ *   console.log(linux.totalRto ?? "no totalRto: kernel older than 6.7"); // undefined, never 0
+ * }
+ * ```
+ */
 export interface LinuxTcpInfo extends LinuxTcpInfoFields {
   /** The OS the fields came from. */
   os: "linux";
@@ -111,6 +140,22 @@ export interface LinuxTcpInfo extends LinuxTcpInfoFields {
 
 /**
  * macOS: the public `TCP_CONNECTION_INFO`, plus the private `TCP_INFO` where it answers.
+ *
+ * @example Narrow with `os` (on Linux this takes the other branch)
+ * ```ts
+ * import { type DarwinTcpInfo, tcpInfo } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const info = await tcpInfo(conn);
+ * if (info.os === "darwin") {
+ *   const mac: DarwinTcpInfo = info;
+ *   // The window in bytes here; unacknowledged bytes only from the private struct
+ *   console.log(mac.state, mac.sndCwnd, mac.sndSbbytes, mac.private?.txunacked ?? "no private TCP_INFO");
+ * } else {
+ *   console.log(`not macOS: ${info.os}`);
+ * }
+ * ```
  */
 export interface DarwinTcpInfo extends DarwinConnectionInfoFields {
   /** The OS the fields came from. */
@@ -146,7 +191,20 @@ export interface DarwinTcpInfo extends DarwinConnectionInfoFields {
  */
 export type TcpInfo = LinuxTcpInfo | DarwinTcpInfo;
 
-/** A `Deno.Conn` or `Deno.TlsConn`, from `Deno.connect`, `Deno.connectTls` or `accept()`. */
+/**
+ * A `Deno.Conn` or `Deno.TlsConn`, from `Deno.connect`, `Deno.connectTls` or `accept()`.
+ *
+ * @example Both ends of a connection, the one dialled and the one accepted
+ * ```ts
+ * import { type ConnLike, inspect } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using client = await Deno.connect({ port: listener.addr.port });
+ * using server = await listener.accept();
+ * const ends: ConnLike[] = [client, server];
+ * for (const end of ends) console.log((await inspect(end)).size, "bytes of send buffer");
+ * ```
+ */
 export interface ConnLike {
   /** The local address; its `port` is matched. */
   readonly localAddr: unknown;
@@ -158,6 +216,21 @@ export interface ConnLike {
  * A `node:net` socket (client or accepted, on Deno or Bun), a `Bun.connect`/`Bun.listen`
  * socket, or a plain address pair for any other connection: the local port, and the peer's
  * IP address and port.
+ *
+ * @example The accepted side of a connection, found by its addresses
+ * ```ts
+ * import { type AddressPair, inspect } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using _client = await Deno.connect({ port: listener.addr.port });
+ * using accepted = await listener.accept();
+ * const pair: AddressPair = {
+ *   localPort: accepted.localAddr.port,
+ *   remoteAddress: accepted.remoteAddr.hostname,
+ *   remotePort: accepted.remoteAddr.port,
+ * };
+ * console.log(await inspect(pair));
+ * ```
  */
 export interface AddressPair {
   /** The local port (the local address is not matched, so `0.0.0.0` and `::` listeners work). */
@@ -168,7 +241,26 @@ export interface AddressPair {
   readonly remotePort?: number;
 }
 
-/** A request inside `Deno.serve`: the server and the handler's `info`. */
+/**
+ * A request inside `Deno.serve`: the server and the handler's `info`.
+ *
+ * @example A helper that reports the connection's queue in a response header
+ * ```ts
+ * import { type DenoServeRequest, inspect } from "@sockbuf/sockbuf";
+ *
+ * async function reply(at: DenoServeRequest, body: string): Promise<Response> {
+ *   const { queued, unsent } = await inspect(at);
+ *   return new Response(body, { headers: { "x-send-queue": `${queued} queued, ${unsent} unsent` } });
+ * }
+ * const server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   (_req, info): Promise<Response> => reply({ server, info }, "hi"),
+ * );
+ * const response = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+ * console.log(response.headers.get("x-send-queue"), await response.text());
+ * await server.shutdown();
+ * ```
+ */
 export interface DenoServeRequest {
   /** The `Deno.HttpServer` that `Deno.serve` returned. */
   readonly server: { readonly addr: unknown };
@@ -176,7 +268,21 @@ export interface DenoServeRequest {
   readonly info: { readonly remoteAddr: unknown };
 }
 
-/** A request inside `Bun.serve`: the server and the request. */
+/**
+ * A request inside `Bun.serve`: the server and the request.
+ *
+ * @example A `Bun.serve` handler (Bun): `Bun.serve({ port: 8080, fetch: reportQueue })`
+ * ```ts
+ * import { type BunServeRequest, inspect } from "@sockbuf/sockbuf";
+ *
+ * // Bun calls fetch(request, server); Deno never calls this, so here it only type-checks
+ * async function reportQueue(request: Request, server: BunServeRequest["server"]): Promise<Response> {
+ *   const at: BunServeRequest = { server, request };
+ *   const { queued, unsent } = await inspect(at);
+ *   return new Response(`${queued} bytes queued, ${unsent} not yet sent\n`);
+ * }
+ * ```
+ */
 export interface BunServeRequest {
   /** The `Server` that `Bun.serve` returned, or the handler's second argument. */
   readonly server: {
@@ -273,7 +379,24 @@ export type SocketLike =
   | BunServeRequest
   | import("./resolve.ts").ResolvedSocket;
 
-/** One end of a connection in a system-wide listing. */
+/**
+ * One end of a connection in a system-wide listing.
+ *
+ * @example Print a listed connection's ends as `ss` does (Linux)
+ * ```ts
+ * import { listSockets, type SocketAddress } from "@sockbuf/sockbuf";
+ *
+ * // IPv6 addresses in brackets, so the port stays readable
+ * function show({ address, port }: SocketAddress): string {
+ *   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+ * }
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * for (const entry of await listSockets({ port: { local: conn.localAddr.port } })) {
+ *   console.log(`${show(entry.local)} -> ${show(entry.peer)}`);
+ * }
+ * ```
+ */
 export interface SocketAddress {
   /**
    * The IP address as text: `127.0.0.1`, or IPv6 in its shortest form (`::1`,
@@ -287,6 +410,21 @@ export interface SocketAddress {
 /**
  * The memory the kernel accounts to a socket, in bytes (Linux `sk_meminfo`, shown by `ss -m`
  * as `skmem:(r…,rb…,t…,tb…,f…,w…,o…,bl…,d…)`); `drops` counts packets.
+ *
+ * @example A connection's memory, as `ss -m` prints it (Linux)
+ * ```ts
+ * import { listSockets, type SocketMemory } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const [entry] = await listSockets({ port: { local: conn.localAddr.port } });
+ * const m: SocketMemory | undefined = entry?.memory;
+ * if (m) {
+ *   const { rmemAlloc: r, rcvbuf: rb, wmemAlloc: t, sndbuf: tb, fwdAlloc: f, wmemQueued: w } = m;
+ *   console.log(`skmem:(r${r},rb${rb},t${t},tb${tb},f${f},w${w},o${m.optmem},bl${m.backlog},d${m.drops})`);
+ *   console.log(`${m.sndbuf - m.wmemQueued} bytes of send-buffer memory free`);
+ * }
+ * ```
  */
 export interface SocketMemory {
   /** `r`: receive queue memory in use. */
@@ -309,7 +447,23 @@ export interface SocketMemory {
   drops: number | undefined;
 }
 
-/** A process holding a socket open, with the fd it holds it on. */
+/**
+ * A process holding a socket open, with the fd it holds it on.
+ *
+ * @example Find which fd of this process holds a connection, then inspect it by PID:FD (Linux)
+ * ```ts
+ * import { inspectProcessSocket, listSockets, type SocketProcess } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const [entry] = await listSockets({ port: { local: conn.localAddr.port }, processes: true });
+ * const holder: SocketProcess | undefined = entry?.processes?.find((p) => p.pid === Deno.pid);
+ * if (holder) {
+ *   console.log(`${holder.command} (pid ${holder.pid}) holds it on fd ${holder.fd}`);
+ *   console.log(await inspectProcessSocket(holder.pid, holder.fd));
+ * }
+ * ```
+ */
 export interface SocketProcess {
   /** The process id. */
   pid: number;
@@ -323,6 +477,19 @@ export interface SocketProcess {
  * One TCP socket of a system-wide listing (Linux netlink `sock_diag`, the source `ss` reads).
  * Fields the kernel did not report for this socket are `undefined`: `TIME_WAIT` and
  * `NEW_SYN_RECV` entries are not full sockets and carry addresses and state only.
+ *
+ * @example A listener, and a connection still waiting in its accept queue (Linux)
+ * ```ts
+ * import { listSockets, type SocketEntry } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using _conn = await Deno.connect({ port: listener.addr.port }); // not accepted yet
+ * const entries: SocketEntry[] = await listSockets({ port: listener.addr.port });
+ * for (const e of entries) {
+ *   const queue = e.acceptQueue ? `accept queue ${e.acceptQueue.length}/${e.acceptQueue.limit}` : "";
+ *   console.log(e.state, `${e.local.port} -> ${e.peer.port}`, `queued ${e.sendBuffer?.queued}`, queue);
+ * }
+ * ```
  */
 export interface SocketEntry {
   /** IPv4 or IPv6. An IPv6 socket talking to an IPv4 peer is 6, with `::ffff:` addresses. */

@@ -19,6 +19,22 @@ import { decode, type Field, type Layout } from "./layout.ts";
 /**
  * The TCP Fast Open bits macOS reports in both structs: bits 0–14 of the u32 at 52 of
  * `tcp_connection_info`, and of the u16 at 244 of the private `tcp_info`. Each is 0 or 1.
+ *
+ * @example Did Fast Open carry data in the SYN? (macOS; on Linux this takes the other branch)
+ * ```ts
+ * import { type DarwinTfoFields, tcpInfo } from "@sockbuf/sockbuf";
+ *
+ * // Both macOS structs carry these bits, so one helper reads either
+ * function synDataAcked(tfo: DarwinTfoFields): boolean {
+ *   return tfo.tfoSynDataSent === 1 && tfo.tfoSynDataAcked === 1;
+ * }
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const info = await tcpInfo(conn);
+ * if (info.os === "darwin") console.log(`SYN data acknowledged: ${synDataAcked(info)}`);
+ * else console.log("not macOS: the TFO bits are macOS-only");
+ * ```
  */
 export interface DarwinTfoFields {
   /** 1 when a TCP Fast Open cookie was requested (bit 0 of the TFO word). */
@@ -60,6 +76,23 @@ export interface DarwinTfoFields {
  *
  * Units differ from Linux: times in milliseconds (ms), and `sndCwnd`/`sndSsthresh` in
  * **bytes**, not segments. The struct has no count of unacknowledged bytes.
+ *
+ * @example The congestion window in bytes on either OS
+ * ```ts
+ * import { type DarwinConnectionInfoFields, tcpInfo } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const info = await tcpInfo(conn);
+ * let cwndBytes: number | undefined;
+ * if (info.os === "darwin") {
+ *   const mac: DarwinConnectionInfoFields = info;
+ *   cwndBytes = mac.sndCwnd; // already bytes on macOS
+ * } else if (info.sndCwnd !== undefined && info.sndMss !== undefined) {
+ *   cwndBytes = info.sndCwnd * info.sndMss; // Linux counts segments
+ * }
+ * console.log(`congestion window: ${cwndBytes} bytes`);
+ * ```
  */
 export interface DarwinConnectionInfoFields extends DarwinTfoFields {
   /** TCP state number (bsd/netinet/tcp_fsm.h: 0 CLOSED, 1 LISTEN, … 4 ESTABLISHED … 10 TIME_WAIT). */
@@ -116,6 +149,22 @@ export interface DarwinConnectionInfoFields extends DarwinTfoFields {
  * Units: times in milliseconds (ms) unless marked microseconds (µs); `sndCwnd`/`sndSsthresh`
  * in bytes. "xnu-N" names the first XNU tag whose struct has the field; fields without one
  * are in every returned length (248 bytes and up, xnu-3247).
+ *
+ * @example Unacknowledged bytes, where macOS answers the private call
+ * ```ts
+ * import { type DarwinPrivateTcpInfoFields, tcpInfo } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const info = await tcpInfo(conn);
+ * if (info.os === "darwin") {
+ *   // undefined where the kernel refused the private TCP_INFO
+ *   const priv: DarwinPrivateTcpInfoFields | undefined = info.private;
+ *   console.log(priv ? `${priv.txunacked} bytes unacknowledged` : "private TCP_INFO refused");
+ * } else {
+ *   console.log("not macOS: use info.unacked (segments) or inspect() (bytes)");
+ * }
+ * ```
  */
 export interface DarwinPrivateTcpInfoFields extends DarwinTfoFields {
   /** TCP state number (bsd/netinet/tcp_fsm.h: 0 CLOSED, 1 LISTEN, … 4 ESTABLISHED … 10 TIME_WAIT). */

@@ -18,6 +18,21 @@ import type { Field, Layout } from "./layout.ts";
  * Units follow the kernel: times in microseconds (µs) unless marked milliseconds (ms);
  * rates in bytes per second (`ss` prints bits per second); windows and thresholds named
  * `cwnd`/`ssthresh` in segments.
+ *
+ * @example A summary in the units `ss -i` prints
+ * ```ts
+ * import { type LinuxTcpInfoFields, tcpInfo } from "@sockbuf/sockbuf";
+ *
+ * function summary(t: LinuxTcpInfoFields): string {
+ *   const ms = (us: number | undefined) => us === undefined ? "?" : (us / 1000).toFixed(3);
+ *   const bps = t.deliveryRate === undefined ? "?" : `${t.deliveryRate * 8}bps`; // bytes/s → bits/s
+ *   return `rto:${ms(t.rto)} rtt:${ms(t.rtt)}/${ms(t.rttvar)} cwnd:${t.sndCwnd} delivery_rate ${bps}`;
+ * }
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const info = await tcpInfo(conn);
+ * if (info.os === "linux") console.log(summary(info));
+ * ```
  */
 export interface LinuxTcpInfoFields {
   /** TCP state number (`include/net/tcp_states.h`: 1 ESTABLISHED … 10 LISTEN). */
