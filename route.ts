@@ -60,7 +60,27 @@ export {
   type UserRoute,
 } from "./platform/route_types.ts";
 
-/** Options shared by every call. */
+/**
+ * Options shared by every call.
+ *
+ * @example One set of options for every call (recorded, not run)
+ * ```ts
+ * import { listUserRoutes, type RouteCommonOptions, unrouteUser } from "@sockbuf/sockbuf/route";
+ *
+ * const calls: string[] = [];
+ * const common: RouteCommonOptions = {
+ *   os: "linux",
+ *   paths: { ip: "/sbin/ip" },
+ *   runner: (file, args) => {
+ *     calls.push([file, ...args].join(" "));
+ *     return Promise.resolve({ code: 0, stdout: "[]", stderr: "" });
+ *   },
+ * };
+ * console.log(await listUserRoutes(common)); // []
+ * console.log(await unrouteUser({ ...common, user: 4242, family: "inet" })); // { removed: 0 }
+ * console.log(calls.length, calls[0]); // 4 /sbin/ip -j -4 rule show
+ * ```
+ */
 export interface RouteCommonOptions {
   /**
    * Starts every process; default {@linkcode defaultRunner}. Pass a recording runner to see
@@ -73,7 +93,31 @@ export interface RouteCommonOptions {
   paths?: DriverPaths;
 }
 
-/** What to route, for {@linkcode routeUser}; {@linkcode unrouteUser} takes the same fields, `dev` optional. */
+/**
+ * What to route, for {@linkcode routeUser}; {@linkcode unrouteUser} takes the same fields, `dev` optional.
+ *
+ * @example A table and priority of your own (recorded, not run)
+ * ```ts
+ * import { routeUser, type RouteUserOptions, type Runner } from "@sockbuf/sockbuf/route";
+ *
+ * const calls: string[] = [];
+ * const runner: Runner = (_file, args) => {
+ *   calls.push(args.join(" "));
+ *   return Promise.resolve({ code: 0, stdout: "[]", stderr: "" });
+ * };
+ * const options: RouteUserOptions = {
+ *   user: 4242,
+ *   dev: "wg0",
+ *   gateway: "10.8.0.1",
+ *   table: 200,
+ *   priority: 9000,
+ * };
+ * await routeUser({ ...options, os: "linux", runner, paths: { ip: "/sbin/ip" } });
+ * console.log(calls.filter((c) => !c.startsWith("-j")).join("\n"));
+ * // -4 rule add uidrange 4242-4242 lookup 200 priority 9000
+ * // -4 route replace default via 10.8.0.1 dev wg0 table 200
+ * ```
+ */
 export interface RouteUserOptions extends RouteCommonOptions {
   /** The local user: a name (resolved with `id -u`) or a uid (0 to 2^32 − 2; a string of digits counts). */
   user: string | number;
@@ -97,10 +141,55 @@ export interface RouteUserOptions extends RouteCommonOptions {
   protocols?: ("tcp" | "udp")[];
 }
 
-/** What {@linkcode unrouteUser} removes: the same fields as {@linkcode RouteUserOptions}, `dev` optional. */
+/**
+ * What {@linkcode unrouteUser} removes: the same fields as {@linkcode RouteUserOptions}, `dev` optional.
+ *
+ * @example Remove only the IPv6 side, whatever the interface
+ * ```ts
+ * import { type Runner, unrouteUser, type UnrouteUserOptions } from "@sockbuf/sockbuf/route";
+ *
+ * const runner: Runner = (_file, args) =>
+ *   Promise.resolve({
+ *     code: 0,
+ *     stderr: "",
+ *     stdout: args.includes("rule")
+ *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242"}]'
+ *       : '[{"dst":"default","gateway":"fd00::1","dev":"wg0"}]',
+ *   });
+ * const options: UnrouteUserOptions = { user: 4242, family: "inet6" }; // no `dev`: any interface
+ * const result = await unrouteUser({ ...options, os: "linux", runner, paths: { ip: "/sbin/ip" } });
+ * console.log(result); // { removed: 2 }: the -6 rule and its route
+ * ```
+ */
 export type UnrouteUserOptions = Omit<RouteUserOptions, "dev"> & { dev?: string };
 
-/** Options for {@linkcode listUserRoutes}. */
+/**
+ * Options for {@linkcode listUserRoutes}.
+ *
+ * @example One user's routes, by name (recorded, not run)
+ * ```ts
+ * import { listUserRoutes, type ListUserRoutesOptions, type Runner } from "@sockbuf/sockbuf/route";
+ *
+ * const runner: Runner = (file, args) =>
+ *   Promise.resolve({
+ *     code: 0,
+ *     stderr: "",
+ *     stdout: file === "/usr/bin/id"
+ *       ? "4242\n"
+ *       : args.includes("rule") && args.includes("-4")
+ *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242"},' +
+ *         '{"priority":10000,"src":"all","uid_start":501,"uid_end":501,"table":"100501"}]'
+ *       : "[]",
+ *   });
+ * const options: ListUserRoutesOptions = {
+ *   user: "test1",
+ *   os: "linux",
+ *   runner,
+ *   paths: { ip: "/sbin/ip", id: "/usr/bin/id" },
+ * };
+ * console.log((await listUserRoutes(options)).map((r) => r.uid)); // [ 4242 ]
+ * ```
+ */
 export interface ListUserRoutesOptions extends RouteCommonOptions {
   /** Only this user's routes. */
   user?: string | number;

@@ -43,16 +43,92 @@ import {
   validateUser,
 } from "./validate.ts";
 
-/** pfctl's fixed path on macOS. */
+/**
+ * pfctl's fixed path on macOS.
+ *
+ * @example The pfctl that runs unless `pfctl` is given
+ * ```ts
+ * import { listAnchors, PFCTL_PATH, type Runner } from "@sockbuf/sockbuf/pf";
+ *
+ * const started: string[] = [];
+ * const runner: Runner = (file) => {
+ *   started.push(file);
+ *   return Promise.resolve({ code: 0, stdout: "", stderr: "" });
+ * };
+ * await listAnchors({ runner });
+ * console.log(started[0] === PFCTL_PATH, PFCTL_PATH); // true /sbin/pfctl
+ * ```
+ */
 export const PFCTL_PATH = "/sbin/pfctl";
-/** The system pf.conf. */
+/**
+ * The system pf.conf.
+ *
+ * @example The file named in errors unless another path is given
+ * ```ts
+ * import { buildPfRules, insertPfConfRules, PF_CONF_PATH, PfConfError } from "@sockbuf/sockbuf/pf";
+ *
+ * try {
+ *   insertPfConfRules("set skip on lo0\n", buildPfRules({ user: "test1", routeTo: "utun4" }));
+ * } catch (err) {
+ *   console.log(err instanceof PfConfError && err.path === PF_CONF_PATH); // true
+ * }
+ * ```
+ */
 export const PF_CONF_PATH = "/etc/pf.conf";
-/** Where pf reference tokens are kept. */
+/**
+ * Where pf reference tokens are kept.
+ *
+ * @example Whether sockbuf holds a pf reference for a user's anchor
+ * ```ts
+ * import { defaultAnchor, PF_STATE_DIR } from "@sockbuf/sockbuf/pf";
+ * import { existsSync } from "node:fs";
+ *
+ * // One token file per anchor, `/` written as `+` (see the module doc).
+ * const token = `${PF_STATE_DIR}/pf-${defaultAnchor("test1").replaceAll("/", "+")}.token`;
+ * console.log(token, existsSync(token)); // /var/run/sockbuf/pf-com.apple+sockbuf.test1.token false
+ * ```
+ */
 export const PF_STATE_DIR = "/var/run/sockbuf";
-/** The parent anchor the stock pf.conf evaluates with `anchor "com.apple/*"`. */
+/**
+ * The parent anchor the stock pf.conf evaluates with `anchor "com.apple/*"`.
+ *
+ * @example An anchor of your own, evaluated through the stock `anchor "com.apple/*"`
+ * ```ts
+ * import { APPLE_ANCHOR, showAnchor, type Runner } from "@sockbuf/sockbuf/pf";
+ *
+ * const calls: string[] = [];
+ * const runner: Runner = (file, args) => {
+ *   calls.push([file, ...args].join(" "));
+ *   return Promise.resolve({ code: 0, stdout: "", stderr: "" });
+ * };
+ * await showAnchor(`${APPLE_ANCHOR}/myvpn.test1`, { runner });
+ * console.log(calls.join("\n"));
+ * // /sbin/pfctl -a com.apple/myvpn.test1 -sn
+ * // /sbin/pfctl -a com.apple/myvpn.test1 -sr
+ * ```
+ */
 export const APPLE_ANCHOR = "com.apple";
 
-/** What to route, for {@linkcode buildPfRules}. */
+/**
+ * What to route, for {@linkcode buildPfRules}.
+ *
+ * @example IPv6, TCP only, with NAT
+ * ```ts
+ * import { buildPfRules, type PfRuleOptions } from "@sockbuf/sockbuf/pf";
+ *
+ * const options: PfRuleOptions = {
+ *   user: 501,
+ *   routeTo: "utun4",
+ *   gateway: "fd00::1",
+ *   protocols: ["tcp"],
+ *   nat: true,
+ * };
+ * const rules = buildPfRules(options);
+ * console.log(rules.filter);
+ * // pass out quick on ! utun4 route-to (utun4 fd00::1) inet6 proto tcp from any to any user 501
+ * console.log(rules.nat); // nat on utun4 inet6 from ! (utun4) to any -> (utun4)
+ * ```
+ */
 export interface PfRuleOptions {
   /** The local user whose sockets are routed: a name or a uid. */
   user: string | number;
@@ -77,7 +153,18 @@ export interface PfRuleOptions {
   nat?: boolean;
 }
 
-/** The rules for one user, as pf text. */
+/**
+ * The rules for one user, as pf text.
+ *
+ * @example Reading a rule set
+ * ```ts
+ * import { buildPfRules, type PfRuleSet } from "@sockbuf/sockbuf/pf";
+ *
+ * const rules: PfRuleSet = buildPfRules({ user: "test1", routeTo: "utun4", gateway: "192.168.15.2" });
+ * console.log(rules.user, rules.family, rules.nat); // test1 inet undefined
+ * console.log(rules.filter.includes("route-to (utun4 192.168.15.2) inet proto { tcp udp }")); // true
+ * ```
+ */
 export interface PfRuleSet {
   /** The `pass out … route-to … user …` rule. */
   readonly filter: string;
@@ -171,14 +258,37 @@ export function buildPfRules(options: PfRuleOptions): PfRuleSet {
   return { filter, ...(nat === undefined ? {} : { nat }), family, user };
 }
 
-/** The rule set as the text `pfctl -a ANCHOR -f -` reads: translation before filtering, as pf requires. */
+/**
+ * The rule set as the text `pfctl -a ANCHOR -f -` reads: translation before filtering, as pf requires.
+ *
+ * @example What `pfctl -a ANCHOR -f -` reads
+ * ```ts
+ * import { buildPfRules, pfAnchorText } from "@sockbuf/sockbuf/pf";
+ *
+ * const text = pfAnchorText(buildPfRules({ user: "test1", routeTo: "utun4", nat: true }));
+ * console.log(text.split("\n")[0]); // nat on utun4 inet from ! (utun4) to any -> (utun4)
+ * console.log(text.split("\n")[1].startsWith("pass out quick on ! utun4 route-to utun4")); // true
+ * ```
+ */
 export function pfAnchorText(rules: PfRuleSet): string {
   return (rules.nat === undefined ? "" : rules.nat + "\n") + rules.filter + "\n";
 }
 
 // ---- pf.conf transforms: pure functions of the file's text ----
 
-/** The comment that marks our lines in pf.conf, one per user. */
+/**
+ * The comment that marks our lines in pf.conf, one per user.
+ *
+ * @example Finding a user's lines in pf.conf
+ * ```ts
+ * import { pfConfMarker } from "@sockbuf/sockbuf/pf";
+ *
+ * const conf = 'anchor "com.apple/*"\npass out quick route-to utun4 all user 7 # sockbuf user=7\n';
+ * const marker = pfConfMarker(7);
+ * console.log(marker); // # sockbuf user=7
+ * console.log(conf.split("\n").filter((line) => line.endsWith(marker)).length); // 1
+ * ```
+ */
 export function pfConfMarker(user: string | number): string {
   return `# sockbuf user=${validateUser(user)}`;
 }
@@ -251,7 +361,21 @@ export function insertPfConfRules(text: string, rules: PfRuleSet, path = PF_CONF
   return lines.join(eol);
 }
 
-/** Our lines in a pf.conf, grouped by user. */
+/**
+ * Our lines in a pf.conf, grouped by user.
+ *
+ * @example Our lines in a pf.conf, by user
+ * ```ts
+ * import { buildPfRules, findPfConfRules, insertPfConfRules } from "@sockbuf/sockbuf/pf";
+ *
+ * let conf = 'nat-anchor "com.apple/*"\nanchor "com.apple/*"\n';
+ * conf = insertPfConfRules(conf, buildPfRules({ user: "test1", routeTo: "utun4", nat: true }));
+ * conf = insertPfConfRules(conf, buildPfRules({ user: 502, routeTo: "utun5" }));
+ * for (const { user, rules } of findPfConfRules(conf)) console.log(user, rules.length);
+ * // test1 2
+ * // 502 1
+ * ```
+ */
 export function findPfConfRules(text: string): { user: string; rules: string[] }[] {
   const byUser = new Map<string, string[]>();
   for (const line of splitLines(text).lines) {
@@ -268,6 +392,17 @@ export function findPfConfRules(text: string): { user: string; rules: string[] }
 /**
  * Reads pfctl's complaint: `FILE:LINE: syntax error`, `pf already enabled`, or an interface pf
  * cannot find (pfctl checks named interfaces while parsing).
+ *
+ * @example Classifying pfctl's stderr
+ * ```ts
+ * import { pfctlFailure } from "@sockbuf/sockbuf/pf";
+ *
+ * console.log(pfctlFailure("stdin:1: syntax error\n")); // { reason: "syntax-error", file: "stdin", line: 1 }
+ * console.log(pfctlFailure("pfctl: pf already enabled\n")); // { reason: "already-enabled" }
+ * console.log(pfctlFailure("no IP address found for utun9\n"));
+ * // { reason: "no-such-interface", interface: "utun9" }
+ * console.log(pfctlFailure("pfctl: DIOCADDRULE: Device busy\n")); // { reason: "failed" }
+ * ```
  */
 export function pfctlFailure(stderr: string): RouteCommandDetail {
   const syntax = /^(.+?):(\d+): syntax error/m.exec(stderr);
@@ -281,7 +416,21 @@ export function pfctlFailure(stderr: string): RouteCommandDetail {
   return { reason: "failed" };
 }
 
-/** Where and how the pf driver works; every field has the system default. */
+/**
+ * Where and how the pf driver works; every field has the system default.
+ *
+ * @example Another pfctl and a state directory of your own
+ * ```ts
+ * import { type PfctlOptions, type Runner, showAnchor } from "@sockbuf/sockbuf/pf";
+ *
+ * const runner: Runner = (file, args) =>
+ *   Promise.resolve({ code: 0, stdout: args.includes("-sr") ? `rules of ${file}\n` : "", stderr: "" });
+ * const stateDir = await Deno.makeTempDir();
+ * const options: PfctlOptions = { runner, pfctl: "/usr/local/sbin/pfctl", stateDir };
+ * console.log(await showAnchor("com.apple/sockbuf.test1", options)); // [ "rules of /usr/local/sbin/pfctl" ]
+ * await Deno.remove(stateDir, { recursive: true });
+ * ```
+ */
 export interface PfctlOptions {
   /** Spawns pfctl (the recording runner in tests). */
   readonly runner: Runner;
@@ -361,7 +510,21 @@ async function releaseReference(c: Ctx, key: string): Promise<boolean> {
   return true;
 }
 
-/** The default anchor for a user: `com.apple/sockbuf.USER`, one per user so loads do not overwrite each other. */
+/**
+ * The default anchor for a user: `com.apple/sockbuf.USER`, one per user so loads do not overwrite each other.
+ *
+ * @example One anchor per user
+ * ```ts
+ * import { defaultAnchor } from "@sockbuf/sockbuf/pf";
+ *
+ * console.log(defaultAnchor("test1"), defaultAnchor(501)); // com.apple/sockbuf.test1 com.apple/sockbuf.501
+ * try {
+ *   defaultAnchor("../etc");
+ * } catch (err) {
+ *   console.log(err instanceof TypeError); // true: the user fails its grammar
+ * }
+ * ```
+ */
 export function defaultAnchor(user: string | number): string {
   return `${APPLE_ANCHOR}/sockbuf.${validateUser(user)}`;
 }
@@ -373,6 +536,23 @@ export function defaultAnchor(user: string | number): string {
  *
  * @returns whether a new reference was taken
  * @throws {RouteCommandError} if pfctl fails (syntax errors carry `file` `stdin` and `line`)
+ *
+ * @example Applying twice takes one reference (recorded, not run)
+ * ```ts
+ * import { applyAnchor, buildPfRules, type Runner } from "@sockbuf/sockbuf/pf";
+ *
+ * const calls: string[] = [];
+ * const runner: Runner = (file, args) => {
+ *   calls.push([file, ...args].join(" "));
+ *   return Promise.resolve({ code: 0, stdout: "", stderr: "pf enabled\nToken : 42\n" });
+ * };
+ * const stateDir = await Deno.makeTempDir(); // where the token is kept
+ * const rules = buildPfRules({ user: "test1", routeTo: "utun4", gateway: "192.168.15.2" });
+ * console.log(await applyAnchor(rules, "com.apple/sockbuf.test1", { runner, stateDir })); // true
+ * console.log(await applyAnchor(rules, "com.apple/sockbuf.test1", { runner, stateDir })); // false
+ * console.log(calls.filter((c) => c.endsWith("-E")).length); // 1
+ * await Deno.remove(stateDir, { recursive: true });
+ * ```
  */
 export async function applyAnchor(rules: PfRuleSet, anchor: string, options: PfctlOptions): Promise<boolean> {
   const c = context(options);
@@ -391,6 +571,24 @@ export async function applyAnchor(rules: PfRuleSet, anchor: string, options: Pfc
  * reference (`pfctl -X TOKEN`).
  *
  * @returns whether the anchor had rules of ours
+ *
+ * @example Flush the anchor and release the token (recorded, not run)
+ * ```ts
+ * import { applyAnchor, buildPfRules, removeAnchor, type Runner } from "@sockbuf/sockbuf/pf";
+ *
+ * const calls: string[] = [];
+ * const runner: Runner = (_file, args) => {
+ *   calls.push(args.join(" "));
+ *   const stdout = args.includes("-sr") ? "pass out quick on ! utun4 route-to utun4 all user = 501\n" : "";
+ *   return Promise.resolve({ code: 0, stdout, stderr: "Token : 42\n" });
+ * };
+ * const options = { runner, stateDir: await Deno.makeTempDir() };
+ * await applyAnchor(buildPfRules({ user: 501, routeTo: "utun4" }), "com.apple/sockbuf.501", options);
+ * calls.length = 0;
+ * console.log(await removeAnchor("com.apple/sockbuf.501", options), calls.slice(-2));
+ * // true [ "-a com.apple/sockbuf.501 -F all", "-X 42" ]
+ * await Deno.remove(options.stateDir, { recursive: true });
+ * ```
  */
 export async function removeAnchor(anchor: string, options: PfctlOptions): Promise<boolean> {
   const c = context(options);
@@ -401,7 +599,19 @@ export async function removeAnchor(anchor: string, options: PfctlOptions): Promi
   return had;
 }
 
-/** The rules loaded in `anchor`: NAT rules (`-sn`) then filter rules (`-sr`), as pfctl prints them. */
+/**
+ * The rules loaded in `anchor`: NAT rules (`-sn`) then filter rules (`-sr`), as pfctl prints them.
+ *
+ * @example An anchor that pf does not know yet has no rules
+ * ```ts
+ * import { type Runner, showAnchor } from "@sockbuf/sockbuf/pf";
+ *
+ * // What pfctl prints for an anchor nothing was loaded into.
+ * const runner: Runner = () =>
+ *   Promise.resolve({ code: 1, stdout: "", stderr: "pfctl: DIOCGETRULES: Invalid argument\n" });
+ * console.log(await showAnchor("com.apple/sockbuf.test1", { runner })); // []
+ * ```
+ */
 export async function showAnchor(anchor: string, options: PfctlOptions): Promise<string[]> {
   const c = context(options);
   validateAnchor(anchor);
@@ -416,7 +626,22 @@ export async function showAnchor(anchor: string, options: PfctlOptions): Promise
   return [...await show("-sn"), ...await show("-sr")];
 }
 
-/** Our anchors under `com.apple` (`pfctl -a com.apple -s Anchors`), the ones named `sockbuf.*`. */
+/**
+ * Our anchors under `com.apple` (`pfctl -a com.apple -s Anchors`), the ones named `sockbuf.*`.
+ *
+ * @example Only our anchors are listed
+ * ```ts
+ * import { listAnchors, type Runner } from "@sockbuf/sockbuf/pf";
+ *
+ * const runner: Runner = () =>
+ *   Promise.resolve({
+ *     code: 0,
+ *     stderr: "",
+ *     stdout: "  com.apple/250.ApplicationFirewall\n  com.apple/sockbuf.test1\n  com.apple/sockbuf.501\n",
+ *   });
+ * console.log(await listAnchors({ runner })); // [ "com.apple/sockbuf.test1", "com.apple/sockbuf.501" ]
+ * ```
+ */
 export async function listAnchors(options: PfctlOptions): Promise<string[]> {
   const c = context(options);
   const result = await pfctl(c, ["-a", APPLE_ANCHOR, "-s", "Anchors"]);
@@ -463,6 +688,25 @@ async function swapPfConf(c: Ctx, text: string, next: string): Promise<void> {
  * @returns whether pf.conf changed
  * @throws {PfConfError} if pf.conf has no `anchor "com.apple/*"` line (nothing is touched)
  * @throws {RouteCommandError} if `pfctl -nf` or `pfctl -f` fails (pf.conf is as before)
+ *
+ * @example Rules into a copy of pf.conf (recorded pfctl, temp files)
+ * ```ts
+ * import { applyPersist, buildPfRules, type Runner } from "@sockbuf/sockbuf/pf";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const pfConf = `${dir}/pf.conf`;
+ * await Deno.writeTextFile(pfConf, 'nat-anchor "com.apple/*"\nanchor "com.apple/*"\n');
+ * const calls: string[] = [];
+ * const runner: Runner = (_file, args) => {
+ *   calls.push(args.join(" ").replaceAll(dir, "DIR"));
+ *   return Promise.resolve({ code: 0, stdout: "", stderr: "Token : 42\n" });
+ * };
+ * const rules = buildPfRules({ user: "test1", routeTo: "utun4" });
+ * console.log(await applyPersist(rules, { runner, pfConf, stateDir: dir })); // true
+ * console.log(await Deno.readTextFile(pfConf)); // our marked rule is now just before `anchor "com.apple/*"`
+ * console.log(calls); // [ "-nf DIR/pf.conf.sockbuf.tmp", "-f DIR/pf.conf", "-E" ]
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function applyPersist(rules: PfRuleSet, options: PfctlOptions): Promise<boolean> {
   const c = context(options);
@@ -484,6 +728,21 @@ export async function applyPersist(rules: PfRuleSet, options: PfctlOptions): Pro
  * releases our reference.
  *
  * @returns how many lines were removed
+ *
+ * @example Our lines out of a copy of pf.conf (recorded pfctl, temp files)
+ * ```ts
+ * import { buildPfRules, insertPfConfRules, removePersist, type Runner } from "@sockbuf/sockbuf/pf";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const pfConf = `${dir}/pf.conf`;
+ * const rules = buildPfRules({ user: "test1", routeTo: "utun4", nat: true });
+ * const stock = 'nat-anchor "com.apple/*"\nanchor "com.apple/*"\n';
+ * await Deno.writeTextFile(pfConf, insertPfConfRules(stock, rules));
+ * const runner: Runner = () => Promise.resolve({ code: 0, stdout: "", stderr: "" });
+ * console.log(await removePersist("test1", { runner, pfConf, stateDir: dir })); // 2
+ * console.log(await Deno.readTextFile(pfConf)); // the two anchor lines only
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function removePersist(user: string | number, options: PfctlOptions): Promise<number> {
   const c = context(options);

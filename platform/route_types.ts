@@ -14,6 +14,29 @@ import type { Runner } from "./runner.ts";
  * - `no-such-user`: the user name is unknown
  * - `exists`: the kernel already has that rule or route
  * - `failed`: anything else; read `stderr`
+ *
+ * @example Acting on why a command failed
+ * ```ts
+ * import { RouteCommandError, type RouteFailure, routeUser, type Runner } from "@sockbuf/sockbuf/route";
+ *
+ * const hint: Record<RouteFailure, string> = {
+ *   "syntax-error": "fix the rule",
+ *   "already-enabled": "nothing to do",
+ *   "no-such-interface": "bring the tunnel up",
+ *   "no-such-user": "check the user name",
+ *   exists: "already routed",
+ *   failed: "read stderr",
+ * };
+ * // `id -u` does not know the user.
+ * const runner: Runner = () =>
+ *   Promise.resolve({ code: 1, stdout: "", stderr: "id: 'nosuch': no such user\n" });
+ * const paths = { ip: "/sbin/ip", id: "/usr/bin/id" };
+ * try {
+ *   await routeUser({ user: "nosuch", dev: "wg0", os: "linux", runner, paths });
+ * } catch (err) {
+ *   if (err instanceof RouteCommandError) console.log(hint[err.reason]); // check the user name
+ * }
+ * ```
  */
 export type RouteFailure =
   | "syntax-error"
@@ -23,7 +46,32 @@ export type RouteFailure =
   | "exists"
   | "failed";
 
-/** Base class of the routing helpers' system-side failures (not bad input, which throws `TypeError`). */
+/**
+ * Base class of the routing helpers' system-side failures (not bad input, which throws `TypeError`).
+ *
+ * @example Any system-side failure, command or not
+ * ```ts
+ * import {
+ *   applyAnchor,
+ *   buildPfRules,
+ *   RouteCommandError,
+ *   RouteError,
+ *   type Runner,
+ * } from "@sockbuf/sockbuf/pf";
+ *
+ * // pfctl -E succeeds but prints no token: not a failed command, still a RouteError.
+ * const runner: Runner = () => Promise.resolve({ code: 0, stdout: "", stderr: "" });
+ * const stateDir = await Deno.makeTempDir();
+ * const rules = buildPfRules({ user: "test1", routeTo: "utun4" });
+ * try {
+ *   await applyAnchor(rules, "com.apple/sockbuf.test1", { runner, stateDir });
+ * } catch (err) {
+ *   console.log(err instanceof RouteError, err instanceof RouteCommandError); // true false
+ *   console.log((err as Error).message); // pfctl -E printed no token:
+ * }
+ * await Deno.remove(stateDir, { recursive: true });
+ * ```
+ */
 export class RouteError extends Error {
   /**
    * Makes the error.
@@ -37,7 +85,22 @@ export class RouteError extends Error {
   }
 }
 
-/** What {@linkcode RouteCommandError} knows beyond argv and the process's result. */
+/**
+ * What {@linkcode RouteCommandError} knows beyond argv and the process's result.
+ *
+ * @example Reporting a command of your own the same way
+ * ```ts
+ * import { type RouteCommandDetail, RouteCommandError } from "@sockbuf/sockbuf/pf";
+ *
+ * const argv = ["/sbin/pfctl", "-nf", "/etc/pf.conf"];
+ * const result = { code: 1, stdout: "", stderr: "/etc/pf.conf:12: syntax error\n" };
+ * const detail: RouteCommandDetail = { reason: "syntax-error", file: "/etc/pf.conf", line: 12 };
+ * const err = new RouteCommandError(argv, result, detail);
+ * console.log(err.reason, err.file, err.line); // syntax-error /etc/pf.conf 12
+ * console.log(err.message);
+ * // Command failed (exit 1, syntax-error): /sbin/pfctl -nf /etc/pf.conf: /etc/pf.conf:12: syntax error
+ * ```
+ */
 export interface RouteCommandDetail {
   /** Why the command failed. */
   readonly reason: RouteFailure;
@@ -52,6 +115,28 @@ export interface RouteCommandDetail {
 /**
  * A command (`ip`, `pfctl`, `id`) ran and exited non-zero. `argv` is the exact command,
  * executable first; `reason` classifies the failure from its output.
+ *
+ * @example An interface that does not exist (recorded `ip`, not run)
+ * ```ts
+ * import { RouteCommandError, routeUser, type Runner } from "@sockbuf/sockbuf/route";
+ *
+ * const calls: string[] = [];
+ * const runner: Runner = (file, args) => {
+ *   calls.push(args.join(" "));
+ *   if (!args.includes("replace")) return Promise.resolve({ code: 0, stdout: "[]", stderr: "" });
+ *   // What iproute2 prints for an interface that does not exist:
+ *   return Promise.resolve({ code: 1, stdout: "", stderr: 'Cannot find device "wg9"\n' });
+ * };
+ * try {
+ *   await routeUser({ user: 4242, dev: "wg9", os: "linux", runner, paths: { ip: "/sbin/ip" } });
+ * } catch (err) {
+ *   if (!(err instanceof RouteCommandError)) throw err;
+ *   console.log(err.argv.join(" "), err.exitCode, err.reason, err.interface);
+ *   // /sbin/ip -4 route replace default dev wg9 table 104242 1 no-such-interface wg9
+ *   console.log(calls.at(-1)); // the rule just added is undone:
+ *   // -4 rule del uidrange 4242-4242 lookup 104242 priority 10000
+ * }
+ * ```
  */
 export class RouteCommandError extends RouteError {
   /** The executable's absolute path followed by its arguments. */
@@ -99,7 +184,31 @@ export class RouteCommandError extends RouteError {
   }
 }
 
-/** `/etc/pf.conf` (or the file given) cannot take our rules; the file was left untouched. */
+/**
+ * `/etc/pf.conf` (or the file given) cannot take our rules; the file was left untouched.
+ *
+ * @example A pf.conf without the stock anchor is left alone (temp file, recorded pfctl)
+ * ```ts
+ * import { PfConfError, routeUser, type Runner } from "@sockbuf/sockbuf/route";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/pf.conf`, "set skip on lo0\n");
+ * const calls: string[] = [];
+ * const runner: Runner = (file, args) => {
+ *   calls.push([file, ...args].join(" "));
+ *   return Promise.resolve({ code: 0, stdout: "", stderr: "" });
+ * };
+ * try {
+ *   const paths = { pfConf: `${dir}/pf.conf`, stateDir: dir };
+ *   await routeUser({ user: "test1", dev: "utun4", persist: true, os: "darwin", runner, paths });
+ * } catch (err) {
+ *   if (!(err instanceof PfConfError)) throw err;
+ *   console.log(err.path === `${dir}/pf.conf`, calls.length); // true 0: no pfctl ran
+ *   console.log(await Deno.readTextFile(err.path)); // set skip on lo0 (unchanged)
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export class PfConfError extends RouteError {
   /** The pf.conf path. */
   readonly path: string;
@@ -116,7 +225,22 @@ export class PfConfError extends RouteError {
   }
 }
 
-/** Per-user routing is not available on this OS. */
+/**
+ * Per-user routing is not available on this OS.
+ *
+ * @example An OS without a driver fails before anything runs
+ * ```ts
+ * import { RouteUnsupportedError, routeUser, type Runner } from "@sockbuf/sockbuf/route";
+ *
+ * const runner: Runner = () => Promise.reject(new Error("nothing may run"));
+ * try {
+ *   await routeUser({ user: "test1", dev: "wg0", os: "freebsd", runner });
+ * } catch (err) {
+ *   if (!(err instanceof RouteUnsupportedError)) throw err;
+ *   console.log(err.os); // freebsd
+ * }
+ * ```
+ */
 export class RouteUnsupportedError extends RouteError {
   /** The OS as the runtime names it. */
   readonly os: string;
@@ -132,7 +256,34 @@ export class RouteUnsupportedError extends RouteError {
   }
 }
 
-/** One user's route as the system shows it. */
+/**
+ * One user's route as the system shows it.
+ *
+ * @example A macOS route as the list reports it (recorded pfctl, not run)
+ * ```ts
+ * import { listUserRoutes, type Runner, type UserRoute } from "@sockbuf/sockbuf/route";
+ *
+ * const runner: Runner = (_file, args) =>
+ *   Promise.resolve({
+ *     code: 0,
+ *     stderr: "",
+ *     stdout: args.includes("Anchors")
+ *       ? "  com.apple/sockbuf.test1\n"
+ *       : args.includes("-sr")
+ *       ? "pass out quick on ! utun4 route-to (utun4 192.168.15.2) inet proto tcp all user = 501\n"
+ *       : "",
+ *   });
+ * const dir = await Deno.makeTempDir(); // holds no pf.conf, so only the anchor is found
+ * const routes: UserRoute[] = await listUserRoutes({
+ *   os: "darwin",
+ *   runner,
+ *   paths: { pfConf: `${dir}/pf.conf` },
+ * });
+ * const { user, mode, anchor, dev, gateway } = routes[0];
+ * console.log(user, mode, anchor, dev, gateway); // test1 anchor com.apple/sockbuf.test1 utun4 192.168.15.2
+ * await Deno.remove(dir);
+ * ```
+ */
 export interface UserRoute {
   /** Which driver found it. */
   readonly os: "linux" | "darwin";
@@ -175,7 +326,23 @@ export interface CheckedRoute {
   readonly protocols?: readonly ("tcp" | "udp")[];
 }
 
-/** Paths a driver may be pointed at (tests use temp files; the defaults are the system's). */
+/**
+ * Paths a driver may be pointed at (tests use temp files; the defaults are the system's).
+ *
+ * @example Token files in a directory of your own (recorded pfctl, temp dir)
+ * ```ts
+ * import { type DriverPaths, routeUser, type Runner } from "@sockbuf/sockbuf/route";
+ *
+ * const runner: Runner = () => Promise.resolve({ code: 0, stdout: "", stderr: "pf enabled\nToken : 42\n" });
+ * const dir = await Deno.makeTempDir();
+ * const paths: DriverPaths = { pfctl: "/sbin/pfctl", pfConf: `${dir}/pf.conf`, stateDir: `${dir}/state` };
+ * await routeUser({ user: "test1", dev: "utun4", os: "darwin", runner, paths });
+ * for await (const entry of Deno.readDir(paths.stateDir!)) {
+ *   console.log(entry.name); // pf-com.apple+sockbuf.test1.token
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface DriverPaths {
   /** `ip` (Linux); default the first of /usr/sbin/ip, /sbin/ip, /usr/bin/ip, /bin/ip that exists. */
   readonly ip?: string;
@@ -189,7 +356,34 @@ export interface DriverPaths {
   readonly stateDir?: string;
 }
 
-/** What `routeUser` changed. */
+/**
+ * What `routeUser` changed.
+ *
+ * @example A second run changes nothing
+ * ```ts
+ * import { type RouteResult, routeUser, type Runner } from "@sockbuf/sockbuf/route";
+ *
+ * // The rule and the route are already in place.
+ * const runner: Runner = (_file, args) =>
+ *   Promise.resolve({
+ *     code: 0,
+ *     stderr: "",
+ *     stdout: args.includes("rule")
+ *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242"}]'
+ *       : '[{"dst":"default","gateway":"10.8.0.1","dev":"wg0"}]',
+ *   });
+ * const options = {
+ *   user: 4242,
+ *   dev: "wg0",
+ *   gateway: "10.8.0.1",
+ *   os: "linux",
+ *   runner,
+ *   paths: { ip: "/sbin/ip" },
+ * };
+ * const { changed, route }: RouteResult = await routeUser(options);
+ * console.log(changed, route.table, route.priority); // false 104242 10000
+ * ```
+ */
 export interface RouteResult {
   /** The route as applied. */
   readonly route: UserRoute;
@@ -197,7 +391,35 @@ export interface RouteResult {
   readonly changed: boolean;
 }
 
-/** What `unrouteUser` removed. */
+/**
+ * What `unrouteUser` removed.
+ *
+ * @example Removing an IPv4 rule and its route (recorded, not run)
+ * ```ts
+ * import { type Runner, type UnrouteResult, unrouteUser } from "@sockbuf/sockbuf/route";
+ *
+ * const calls: string[] = [];
+ * const runner: Runner = (_file, args) => {
+ *   calls.push(args.join(" "));
+ *   const stdout = args.includes("rule")
+ *     ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242"}]'
+ *     : '[{"dst":"default","gateway":"10.8.0.1","dev":"wg0"}]';
+ *   return Promise.resolve({ code: 0, stdout, stderr: "" });
+ * };
+ * const paths = { ip: "/sbin/ip" };
+ * const result: UnrouteResult = await unrouteUser({
+ *   user: 4242,
+ *   family: "inet",
+ *   os: "linux",
+ *   runner,
+ *   paths,
+ * });
+ * console.log(result.removed); // 2
+ * console.log(calls.filter((c) => c.includes(" del ")).join("\n"));
+ * // -4 rule del uidrange 4242-4242 lookup 104242 priority 10000
+ * // -4 route del default via 10.8.0.1 dev wg0 table 104242
+ * ```
+ */
 export interface UnrouteResult {
   /** Rules, routes or pf.conf lines removed; 0 when there was nothing of ours. */
   readonly removed: number;

@@ -9,7 +9,18 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { RouteError } from "./route_types.ts";
 
-/** What a finished process gave back. */
+/**
+ * What a finished process gave back.
+ *
+ * @example A failing command resolves; its code and stderr say why
+ * ```ts
+ * import { defaultRunner, type RunResult } from "@sockbuf/sockbuf/route";
+ *
+ * const result: RunResult = await defaultRunner("/bin/ls", ["/nonexistent-sockbuf-example"]);
+ * console.log(result.code !== 0, result.stdout === ""); // true true
+ * console.log(result.stderr); // ls's own message: cannot access '/nonexistent-sockbuf-example' …
+ * ```
+ */
 export interface RunResult {
   /** The exit code; a process killed by a signal reports 128 + the signal number, as shells do. */
   readonly code: number;
@@ -19,7 +30,21 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Extra input for one run. */
+/**
+ * Extra input for one run.
+ *
+ * @example Feeding stdin, with a time limit
+ * ```ts
+ * import { defaultRunner, type RunOptions } from "@sockbuf/sockbuf/route";
+ *
+ * const options: RunOptions = {
+ *   stdin: "pass out quick on ! utun4 route-to utun4 all user 501\n",
+ *   timeoutMs: 5_000,
+ * };
+ * const { code, stdout } = await defaultRunner("/bin/cat", [], options); // as pfctl -f - reads rules
+ * console.log(code, stdout); // 0 pass out quick on ! utun4 route-to utun4 all user 501
+ * ```
+ */
 export interface RunOptions {
   /** Text written to the process's stdin, which is then closed; without it stdin is empty. */
   readonly stdin?: string;
@@ -30,6 +55,20 @@ export interface RunOptions {
 /**
  * Starts `file` (an absolute path) with `args` and resolves when it exits, whatever its exit
  * code. It rejects only when the process cannot start at all.
+ *
+ * @example A dry run: print what removal on macOS would run
+ * ```ts
+ * import { type Runner, unrouteUser } from "@sockbuf/sockbuf/route";
+ *
+ * const dryRun: Runner = (file, args, options) => {
+ *   console.log("would run:", file, ...args, ...(options?.stdin ? ["(with stdin)"] : []));
+ *   return Promise.resolve({ code: 0, stdout: "", stderr: "" });
+ * };
+ * const stateDir = await Deno.makeTempDir(); // no pf token held there, so no `pfctl -X`
+ * await unrouteUser({ user: "test1", os: "darwin", runner: dryRun, paths: { stateDir } });
+ * // would run: /sbin/pfctl -a com.apple/sockbuf.test1 -sn, then -sr, then -F all
+ * await Deno.remove(stateDir);
+ * ```
  */
 export type Runner = (file: string, args: readonly string[], options?: RunOptions) => Promise<RunResult>;
 
@@ -53,6 +92,14 @@ export function checkCommand(file: string, args: readonly string[]): void {
 /**
  * The default runner: `node:child_process` `spawn` with `shell: false`, stdout and stderr
  * collected, stdin fed from `options.stdin`. Deno needs `--allow-run` for it.
+ *
+ * @example Running a harmless real command
+ * ```ts
+ * import { defaultRunner } from "@sockbuf/sockbuf/route";
+ *
+ * const result = await defaultRunner("/bin/echo", ["hello", "; not a shell"]);
+ * console.log(result); // { code: 0, stdout: "hello ; not a shell\n", stderr: "" }
+ * ```
  */
 export function defaultRunner(
   file: string,

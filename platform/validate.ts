@@ -173,7 +173,18 @@ export function validatePriority(value: unknown, field = "priority"): number {
   return validateInteger(value, field, 1, 32765);
 }
 
-/** The protocols a rule may cover. */
+/**
+ * The protocols a rule may cover.
+ *
+ * @example Routing TCP only
+ * ```ts
+ * import { buildPfRules, type Protocol } from "@sockbuf/sockbuf/pf";
+ *
+ * const protocols: Protocol[] = ["tcp"];
+ * const { filter } = buildPfRules({ user: "test1", routeTo: "utun4", protocols });
+ * console.log(filter); // pass out quick on ! utun4 route-to utun4 inet proto tcp from any to any user test1
+ * ```
+ */
 export type Protocol = "tcp" | "udp";
 
 /**
