@@ -27,11 +27,10 @@
  *   calls.push([file, ...args].join(" ") + (options?.stdin ? ` <<< ${options.stdin.trim()}` : ""));
  *   return Promise.resolve({ code: 0, stdout: "", stderr: "pf enabled\nToken : 42\n" });
  * };
- * await applyAnchor(rules, "com.apple/sockbuf.test1", {
- *   runner,
- *   stateDir: await Deno.makeTempDir(),
- * });
+ * const stateDir = await Deno.makeTempDir(); // where the pf token is kept; /var/run/sockbuf by default
+ * await applyAnchor(rules, "com.apple/sockbuf.test1", { runner, stateDir });
  * console.log(calls.join("\n"));
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  *
  * @module

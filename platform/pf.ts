@@ -225,7 +225,7 @@ function pfInterface(value: unknown, field: string): string {
  *
  * @example
  * ```ts
- * import { buildPfRules } from "./pf.ts";
+ * import { buildPfRules } from "@sockbuf/sockbuf/pf";
  * const rules = buildPfRules({ user: "test1", routeTo: "utun4", gateway: "192.168.15.2", outInterface: "en0" });
  * console.log(rules.filter);
  * // pass out quick on en0 route-to (utun4 192.168.15.2) inet proto { tcp udp } from any to any user test1
@@ -308,7 +308,7 @@ function splitLines(text: string): { lines: string[]; eol: string } {
  *
  * @example
  * ```ts
- * import { removePfConfRules } from "./pf.ts";
+ * import { removePfConfRules } from "@sockbuf/sockbuf/pf";
  * const text = 'anchor "com.apple/*"\npass out quick route-to utun4 inet proto tcp from any to any user 7 # sockbuf user=7\n';
  * console.log(removePfConfRules(text, 7)); // anchor "com.apple/*"
  * ```
@@ -331,7 +331,7 @@ export function removePfConfRules(text: string, user: string | number): string {
  *
  * @example
  * ```ts
- * import { buildPfRules, insertPfConfRules } from "./pf.ts";
+ * import { buildPfRules, insertPfConfRules } from "@sockbuf/sockbuf/pf";
  * const rules = buildPfRules({ user: "test1", routeTo: "utun4" });
  * const once = insertPfConfRules('anchor "com.apple/*"\n', rules);
  * console.log(once === insertPfConfRules(once, rules)); // true
