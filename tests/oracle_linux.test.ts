@@ -82,66 +82,62 @@ describe("inspect() on a loopback pair whose reader stalls", {
     }
   });
 
-  it(
-    "agrees with ss -tmi while data is in flight, unacknowledged, behind a 1 Mbit/s loopback (inspect and the listing)",
-    {
-      timeout: 90_000,
-    },
-    (t) => {
-      const root = typeof process.getuid === "function" && process.getuid() === 0;
-      const tools = hasTool("ip", ["-V"]) && hasTool("tc", ["-V"]) && hasTool("ss", ["-V"]);
-      if (!needs(t, root && tools, "root, ip and tc (iproute2), to slow a namespace's own loopback")) return;
-      if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
-      // A namespace of our own: its loopback only, slowed so that sent data waits unacked.
-      const ns = `sockbuf-oracle-${process.pid}`;
-      try {
-        run("ip", ["netns", "add", ns]);
-        // An Ethernet-sized MTU: tbf drops any packet larger than its burst.
-        run("ip", ["-n", ns, "link", "set", "lo", "mtu", "1500", "up"]);
-        run("tc", [
-          "-n",
-          ns,
-          "qdisc",
-          "add",
-          "dev",
-          "lo",
-          "root",
-          "tbf",
-          "rate",
-          "1mbit",
-          "burst",
-          "32kbit",
-          "latency",
-          "400ms",
-        ]);
-        const script = fileURLToPath(new URL("./fixtures/inflight.ts", import.meta.url));
-        const argv = runtime === "deno" ? ["run", "--allow-all", script] : [script];
-        const r = spawnSync("ip", ["netns", "exec", ns, runtime, ...argv], {
-          encoding: "utf8",
-          timeout: 60_000,
-        });
-        assert.equal(r.status, 0, r.stderr);
-        const got = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
-        assert.ok(!got.error, got.error);
-        const { ss, inspect: buf } = got;
-        assert.ok(ss.unacked > 0, "segments in flight");
-        assert.equal(buf.unackedSegments, ss.unacked, "unackedSegments = unacked:");
-        assert.equal(buf.queued, ss.sendQ, "queued = Send-Q");
-        assert.equal(buf.unsent, ss.notsent, "unsent = notsent:");
-        assert.equal(buf.size, ss.tb, "size = skmem tb");
-        assert.ok(buf.unackedBytes > ss.unacked, "unackedBytes counts bytes, unackedSegments segments");
-        // The system-wide listing (netlink sock_diag) on the same socket at the same moment.
-        const { list } = got;
-        assert.equal(typeof list, "object", `one listing entry for the socket: ${list}`);
-        assert.equal(list.unackedSegments, ss.unacked, "listing: unackedSegments = unacked:");
-        assert.equal(list.queued, ss.sendQ, "listing: queued = Send-Q");
-        assert.equal(list.unsent, ss.notsent, "listing: unsent = notsent:");
-        assert.equal(list.size, ss.tb, "listing: size = skmem tb");
-        assert.equal(got.cwnd, ss.cwnd, "listing: cwndSegments = cwnd:");
-      } finally {
-        spawnSync("ip", ["netns", "delete", ns]);
-      }
-      assert.ok(!run("ip", ["netns", "list"]).includes(ns), "the namespace is gone");
-    },
-  );
+  it("agrees with ss -tmi, as does the listing, with data unacked behind a 1 Mbit/s loopback", {
+    timeout: 90_000,
+  }, (t) => {
+    const root = typeof process.getuid === "function" && process.getuid() === 0;
+    const tools = hasTool("ip", ["-V"]) && hasTool("tc", ["-V"]) && hasTool("ss", ["-V"]);
+    if (!needs(t, root && tools, "root, ip and tc (iproute2), to slow a namespace's own loopback")) return;
+    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    // A namespace of our own: its loopback only, slowed so that sent data waits unacked.
+    const ns = `sockbuf-oracle-${process.pid}`;
+    try {
+      run("ip", ["netns", "add", ns]);
+      // An Ethernet-sized MTU: tbf drops any packet larger than its burst.
+      run("ip", ["-n", ns, "link", "set", "lo", "mtu", "1500", "up"]);
+      run("tc", [
+        "-n",
+        ns,
+        "qdisc",
+        "add",
+        "dev",
+        "lo",
+        "root",
+        "tbf",
+        "rate",
+        "1mbit",
+        "burst",
+        "32kbit",
+        "latency",
+        "400ms",
+      ]);
+      const script = fileURLToPath(new URL("./fixtures/inflight.ts", import.meta.url));
+      const argv = runtime === "deno" ? ["run", "--allow-all", script] : [script];
+      const r = spawnSync("ip", ["netns", "exec", ns, runtime, ...argv], {
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const got = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+      assert.ok(!got.error, got.error);
+      const { ss, inspect: buf } = got;
+      assert.ok(ss.unacked > 0, "segments in flight");
+      assert.equal(buf.unackedSegments, ss.unacked, "unackedSegments = unacked:");
+      assert.equal(buf.queued, ss.sendQ, "queued = Send-Q");
+      assert.equal(buf.unsent, ss.notsent, "unsent = notsent:");
+      assert.equal(buf.size, ss.tb, "size = skmem tb");
+      assert.ok(buf.unackedBytes > ss.unacked, "unackedBytes counts bytes, unackedSegments segments");
+      // The system-wide listing (netlink sock_diag) on the same socket at the same moment.
+      const { list } = got;
+      assert.equal(typeof list, "object", `one listing entry for the socket: ${list}`);
+      assert.equal(list.unackedSegments, ss.unacked, "listing: unackedSegments = unacked:");
+      assert.equal(list.queued, ss.sendQ, "listing: queued = Send-Q");
+      assert.equal(list.unsent, ss.notsent, "listing: unsent = notsent:");
+      assert.equal(list.size, ss.tb, "listing: size = skmem tb");
+      assert.equal(got.cwnd, ss.cwnd, "listing: cwndSegments = cwnd:");
+    } finally {
+      spawnSync("ip", ["netns", "delete", ns]);
+    }
+    assert.ok(!run("ip", ["netns", "list"]).includes(ns), "the namespace is gone");
+  });
 });
