@@ -36,6 +36,11 @@ export function needs(t: TestContext, ok: boolean, what: string): boolean {
   return false;
 }
 
+/** Bytes as lowercase hex, two digits each, for messages and for C oracles that read hex. */
+export function hex(bytes: ArrayLike<number>): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** Runs a command (never through a shell) and returns its stdout. */
 export function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: "utf8" });

@@ -21,7 +21,7 @@ import {
   parseDiagReplies,
   type ParseOptions,
 } from "../platform/linux_diag_parse.ts";
-import { hasTool, needs, run, type StalledPair, stalledPair } from "./_helpers.ts";
+import { hasTool, hex, needs, run, type StalledPair, stalledPair } from "./_helpers.ts";
 
 const linux = process.platform === "linux";
 
@@ -312,8 +312,8 @@ int main(void) {
         }
         addrs.push(a);
       }
-      const hex = addrs.map((a) => [...a].map((b) => b.toString(16).padStart(2, "0")).join("")).join("\n");
-      const expected = execFileSync(join(dir, "ntop"), [], { input: hex + "\n", encoding: "utf8" }).trim()
+      const input = addrs.map((a) => hex(a)).join("\n");
+      const expected = execFileSync(join(dir, "ntop"), [], { input: input + "\n", encoding: "utf8" }).trim()
         .split("\n");
       addrs.forEach((a, i) => {
         const m = diagMsg();
@@ -321,7 +321,7 @@ int main(void) {
         m.set(a, 8);
         const r = parse(message(DIAG.SOCK_DIAG_BY_FAMILY, m));
         assert.ok(!(r instanceof SockbufError));
-        assert.equal(r.entries[0].local.address, expected[i], hex.split("\n")[i]);
+        assert.equal(r.entries[0].local.address, expected[i], hex(a));
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -405,8 +405,7 @@ int main(void) {
         try {
           result = parse(input, i % 2 ? full : plain);
         } catch (err) {
-          const hex = [...input].map((b) => b.toString(16).padStart(2, "0")).join("");
-          assert.fail(`input ${i} (kind ${kind}) threw ${(err as Error)?.name}: ${err}\n${hex}`);
+          assert.fail(`input ${i} (kind ${kind}) threw ${(err as Error)?.name}: ${err}\n${hex(input)}`);
         }
         if (result instanceof SockbufError) {
           counts.errors++;

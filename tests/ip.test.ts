@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { parseIpLiteral } from "../platform/ip.ts";
 import { validateIp } from "../platform/validate.ts";
-import { hasTool, needs } from "./_helpers.ts";
+import { hasTool, hex as hexOf, needs } from "./_helpers.ts";
 
 /** Seeded, so a failure can be run again. */
 function rng(seed: number): () => number {
@@ -115,8 +115,7 @@ json.dump(out, sys.stdout)
   return JSON.parse(r.stdout);
 }
 
-const hex = (b: Uint8Array | undefined) =>
-  b === undefined ? "-" : Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const hex = (b: Uint8Array | undefined) => b === undefined ? "-" : hexOf(b);
 
 describe("IP literals", () => {
   it("strict parsing accepts exactly what libc's inet_pton accepts, with the same bytes", (t) => {

@@ -8,7 +8,7 @@ import process from "node:process";
 import { describe, it } from "node:test";
 import { inspect, inspectSync, resolveSocket, SockbufError, type SocketLike, tcpInfo } from "../mod.ts";
 import { parseIp } from "../resolve.ts";
-import { runtime, sleep } from "./_helpers.ts";
+import { hex as hexOf, runtime, sleep } from "./_helpers.ts";
 
 const unix = process.platform === "linux" || process.platform === "darwin";
 // deno-lint-ignore no-explicit-any -- Bun's global is untyped under deno check
@@ -154,7 +154,7 @@ describe("socket arguments", () => {
   });
 
   it("parses IPv4, IPv6, v4-mapped, bracketed and zoned addresses into the same 16 bytes", () => {
-    const hex = (t: string) => Array.from(parseIp(t) ?? [], (b) => b.toString(16).padStart(2, "0")).join("");
+    const hex = (t: string) => hexOf(parseIp(t) ?? []);
     assert.equal(hex("127.0.0.1"), "00000000000000000000ffff7f000001");
     assert.equal(hex("::ffff:127.0.0.1"), hex("127.0.0.1"));
     assert.equal(hex("::FFFF:7f00:1"), hex("127.0.0.1"));
