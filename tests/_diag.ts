@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { run, runtime } from "./_helpers.ts";
+import { otherUser, run, runtime } from "./_helpers.ts";
 
 /** What `ss -tmie` says of one socket. */
 export interface SsDetail {
@@ -72,31 +72,31 @@ export interface Holder {
 
 /**
  * Starts `tests/fixtures/diag_holder.ts` under this runtime, connecting to `host:port` and
- * writing `bytes`; `prefix` runs it through another command (e.g. `setpriv …`).
+ * writing `bytes`; with `asUid`, as that user (setpriv), from a copy it can read.
  */
 export async function startHolder(
   host: string,
   port: number,
   bytes: number,
-  prefix: string[] = [],
+  asUid?: number,
 ): Promise<Holder> {
+  const other = asUid === undefined ? undefined : otherUser(asUid);
   const script = fileURLToPath(new URL("./fixtures/diag_holder.ts", import.meta.url));
-  const exe = process.execPath;
-  const args = runtime === "deno" ? ["run", "--allow-all", script, host, `${port}`, `${bytes}`] : [
-    script,
-    host,
-    `${port}`,
-    `${bytes}`,
-  ];
-  const [cmd, ...rest] = [...prefix, exe, ...args];
-  const child = spawn(cmd, rest, {
-    stdio: ["pipe", "pipe", "inherit"],
-    // Another user cannot write root's caches: give it its own.
-    env: prefix.length
-      ? { ...process.env, HOME: "/tmp", DENO_DIR: "/tmp/sockbuf-deno-dir-other" }
-      : process.env,
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const args = [host, `${port}`, `${bytes}`];
+  const [cmd, ...rest] = other
+    ? [
+      "setpriv",
+      `--reuid=${asUid}`,
+      `--regid=${asUid}`,
+      "--clear-groups",
+      other.exe,
+      ...other.argv("diag_holder.ts", ...args),
+    ]
+    : [process.execPath, ...(runtime === "deno" ? ["run", "--allow-all", script] : [script]), ...args];
+  const child = spawn(cmd, rest, { stdio: ["pipe", "pipe", "inherit"], env: other?.env ?? process.env });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve())).then(() =>
+    other?.remove()
+  );
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", resolve);
     child.once("exit", (code) => reject(new Error(`holder exited with ${code} before it was ready`)));

@@ -5,10 +5,20 @@
  * Uses only what Deno and Bun both have (`node:*`), so one suite runs under both.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+} from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import process from "node:process";
 import type { TestContext } from "node:test";
 import { libc } from "../ffi/mod.ts";
@@ -44,6 +54,73 @@ export function hex(bytes: ArrayLike<number>): string {
 /** Runs a command (never through a shell) and returns its stdout. */
 export function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: "utf8" });
+}
+
+/** How a process running as another user starts a fixture: a command line and its environment. */
+export interface OtherUser {
+  /** The runtime binary, reachable by any user. */
+  readonly exe: string;
+  /** `exe`'s arguments to run `tests/fixtures/NAME` with `args` (Deno: `run --allow-all`). */
+  argv(name: string, ...args: string[]): string[];
+  /** An environment whose HOME and DENO_DIR that user can write, and no one else's cache. */
+  readonly env: Record<string, string | undefined>;
+  /** Removes the copy. */
+  remove(): void;
+}
+
+const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
+
+/** Copies every `.ts` file below `from` (not node_modules, .git or .tmp) to `to`. */
+function copySources(from: string, to: string): void {
+  for (const e of readdirSync(from, { withFileTypes: true })) {
+    if (e.name === "node_modules" || e.name.startsWith(".")) continue;
+    const src = join(from, e.name);
+    if (e.isDirectory()) {
+      mkdirSync(join(to, e.name), { mode: 0o755 });
+      copySources(src, join(to, e.name));
+    } else if (e.isFile() && e.name.endsWith(".ts")) {
+      copyFileSync(src, join(to, e.name));
+      chmodSync(join(to, e.name), 0o644);
+    }
+  }
+}
+
+/**
+ * Lets `uid` run a fixture although the checkout may sit under a directory only root can
+ * enter (a clone in `mktemp -d`, a private home): a fresh directory any user can read, holding
+ * the runtime binary (a hard link where the filesystem allows, else a copy) and a copy of the
+ * project's sources, plus a HOME and DENO_DIR owned by `uid`. Runs as root (it chowns).
+ */
+export function otherUser(uid: number): OtherUser {
+  const dir = mkdtempSync(join(tmpdir(), "sockbuf-other-"));
+  try {
+    chmodSync(dir, 0o755);
+    const exe = join(dir, runtime);
+    try {
+      linkSync(process.execPath, exe);
+    } catch {
+      copyFileSync(process.execPath, exe);
+      chmodSync(exe, 0o755);
+    }
+    const src = join(dir, "src");
+    mkdirSync(src, { mode: 0o755 });
+    copySources(repoRoot, src);
+    const home = join(dir, "home");
+    mkdirSync(home, { mode: 0o700 });
+    chownSync(home, uid, uid);
+    return {
+      exe,
+      argv: (name, ...args) => {
+        const script = join(src, "tests", "fixtures", name);
+        return runtime === "deno" ? ["run", "--allow-all", script, ...args] : [script, ...args];
+      },
+      env: { ...process.env, HOME: home, DENO_DIR: join(home, "deno"), XDG_CACHE_HOME: home },
+      remove: () => rmSync(dir, { recursive: true, force: true }),
+    };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /** A tmux server of the test's own, on a private socket, with one session in it. */

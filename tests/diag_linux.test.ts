@@ -222,12 +222,7 @@ describe("listSockets() on stalled loopback connections", { skip: !linux && "Lin
     const root = process.getuid?.() === 0;
     if (!needs(t, root && haveSs && hasTool("setpriv", ["--version"]), "root, ss and setpriv")) return;
     const { pair } = pairs[0];
-    const holder = await startHolder("127.0.0.1", pair.serverPort, 0, [
-      "setpriv",
-      "--reuid=65534",
-      "--regid=65534",
-      "--clear-groups",
-    ]);
+    const holder = await startHolder("127.0.0.1", pair.serverPort, 0, 65534);
     try {
       const entry = entryFor(holder.localPort, pair.serverPort);
       const ss = ssDetail(holder.localPort, pair.serverPort);

@@ -6,10 +6,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as net from "node:net";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { inspectProcessSocket, listSocketsSync, SockbufError } from "../mod.ts";
-import { hasTool, needs, runtime, sleep } from "./_helpers.ts";
+import { hasTool, needs, otherUser, sleep } from "./_helpers.ts";
 import { ssDetail, startHolder } from "./_diag.ts";
 
 const linux = process.platform === "linux";
@@ -76,25 +75,23 @@ describe("inspectProcessSocket()", { skip: !linux && "Linux only: pidfd_getfd" }
     const srv = await stalledServer();
     const holder = await startHolder("127.0.0.1", srv.port, 1000); // root-owned
     try {
-      const script = fileURLToPath(new URL("./fixtures/diag_inspect.ts", import.meta.url));
-      const args = runtime === "deno" ? ["run", "--allow-all", script] : [script];
-      const r = spawnSync(
-        "setpriv",
-        [
-          "--reuid=65534",
-          "--regid=65534",
-          "--clear-groups",
-          process.execPath,
-          ...args,
-          `${holder.pid}`,
-          `${holder.fd}`,
-        ],
-        {
-          encoding: "utf8",
-          env: { ...process.env, HOME: "/tmp", DENO_DIR: "/tmp/sockbuf-deno-dir-other" },
-          timeout: 20_000,
-        },
-      );
+      const other = otherUser(65534);
+      let r;
+      try {
+        r = spawnSync(
+          "setpriv",
+          [
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            other.exe,
+            ...other.argv("diag_inspect.ts", `${holder.pid}`, `${holder.fd}`),
+          ],
+          { encoding: "utf8", env: other.env, timeout: 20_000 },
+        );
+      } finally {
+        other.remove();
+      }
       assert.equal(r.status, 0, r.stderr);
       const got = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
       assert.equal(got.code, "EPERM", r.stdout);

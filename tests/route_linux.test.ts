@@ -14,7 +14,7 @@ import { describe, it } from "node:test";
 import { readFileSync } from "node:fs";
 import { defaultRunner, RouteCommandError, routeUser, unrouteUser } from "../route.ts";
 import { resolveUid } from "../platform/ip_rule.ts";
-import { hasTool, needs, run, runtime } from "./_helpers.ts";
+import { hasTool, needs, otherUser, run, runtime } from "./_helpers.ts";
 import { recorder } from "./_runner.ts";
 
 const IP = "/usr/sbin/ip";
@@ -231,23 +231,24 @@ describe(
         };
         /** One datagram to 10.99.0.5:9 sent as `uid` from namespace a; the fixture prints sent or the error. */
         const sendAs = (uid: number) => {
-          const r = spawnSync(IP, [
-            "netns",
-            "exec",
-            a,
-            "setpriv",
-            `--reuid=${uid}`,
-            `--regid=${uid}`,
-            "--clear-groups",
-            process.execPath,
-            ...(runtime === "deno"
-              ? ["run", "--allow-net", fixture("udp_send.ts")]
-              : [fixture("udp_send.ts")]),
-            "10.99.0.5",
-            "9",
-          ], { encoding: "utf8", timeout: 30_000, env: { ...process.env, DENO_DIR: "/tmp", HOME: "/tmp" } });
-          assert.equal(r.status, 0, r.stderr);
-          return r.stdout.trim();
+          const other = otherUser(uid);
+          try {
+            const r = spawnSync(IP, [
+              "netns",
+              "exec",
+              a,
+              "setpriv",
+              `--reuid=${uid}`,
+              `--regid=${uid}`,
+              "--clear-groups",
+              other.exe,
+              ...other.argv("udp_send.ts", "10.99.0.5", "9"),
+            ], { encoding: "utf8", timeout: 30_000, env: other.env });
+            assert.equal(r.status, 0, r.stderr);
+            return r.stdout.trim();
+          } finally {
+            other.remove();
+          }
         };
         try {
           ip(["netns", "add", a]);
