@@ -243,6 +243,9 @@ describe(`sockbuf command line (${runtime})`, () => {
       const ip = (...args: string[]) => run("ip", ["-n", ns, ...args]);
       // A veth pair, both ends in the namespace (this kernel has no dummy driver).
       ip("link", "add", "tun9", "type", "veth", "peer", "name", "tun9p");
+      // No IPv6 link-local addresses: one that appears after the snapshot (DAD) would differ.
+      ip("link", "set", "tun9", "addrgenmode", "none");
+      ip("link", "set", "tun9p", "addrgenmode", "none");
       ip("link", "set", "tun9", "up");
       ip("link", "set", "tun9p", "up");
       ip("addr", "add", "10.77.0.1/24", "dev", "tun9");
