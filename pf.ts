@@ -4,7 +4,8 @@
  * `@sockbuf/sockbuf/route`, which uses this on macOS; this entry gives the pieces.
  *
  * - {@linkcode buildPfRules} emits valid pf syntax: `route-to (utun4 192.168.15.2)`, with
- *   parentheses (the braces form `route-to { utun4 192.168.15.2 }` does not parse).
+ *   parentheses. The braces form `route-to { utun4 192.168.15.2 }` parses but means a
+ *   round-robin pool of two interfaces, `utun4` and one named "192.168.15.2", with no gateway.
  * - Anchor mode ({@linkcode applyAnchor}, {@linkcode removeAnchor}, {@linkcode showAnchor}):
  *   rules go into an anchor of our own through `pfctl -a ANCHOR -f -` on stdin; a pf reference
  *   taken with `pfctl -E` is kept in `/var/run/sockbuf/pf-<anchor, / as +>.token` (0600) and
