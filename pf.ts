@@ -8,8 +8,11 @@
  *   round-robin pool of two interfaces, `utun4` and one named "192.168.15.2", with no gateway.
  * - Anchor mode ({@linkcode applyAnchor}, {@linkcode removeAnchor}, {@linkcode showAnchor}):
  *   rules go into an anchor of our own through `pfctl -a ANCHOR -f -` on stdin; a pf reference
- *   taken with `pfctl -E` is kept in `/var/run/sockbuf/pf-<anchor, / as +>.token` (0600) and
- *   released with `pfctl -X`. No system file changes.
+ *   taken with `pfctl -E` is kept in `/var/run/sockbuf/pf-anchor-<anchor, / as %2F>.token` (0600)
+ *   and released with `pfctl -X`. No system file changes.
+ * - State: the state directory must be a real directory of the user running (or root) that
+ *   group and others cannot write; a token is read only from a regular 0600 file of theirs; every
+ *   file is created exclusively, never through a link. Anything else is a {@linkcode PfStateError}.
  * - Persist mode ({@linkcode applyPersist}, {@linkcode removePersist}): our line goes into
  *   `/etc/pf.conf` before `anchor "com.apple/*"`, with a backup, a `pfctl -nf` check of a temp
  *   file, an atomic rename, `pfctl -f`, and the backup restored on failure.
@@ -62,6 +65,8 @@ export {
 export { defaultRunner, type Runner, type RunOptions, type RunResult } from "./platform/runner.ts";
 export {
   PfConfError,
+  PfStateError,
+  type PfStateFailure,
   type RouteCommandDetail,
   RouteCommandError,
   RouteError,

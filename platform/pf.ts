@@ -12,18 +12,38 @@
  *
  * `pfctl -d` is never run: it disables pf for every other user of it and voids their tokens.
  *
- * State files: `/var/run/sockbuf/pf-<key>.token` (directory 0700, file 0600), where `<key>` is
- * the anchor path with `/` written as `+` (anchor mode) or `persist+<user>` (persist mode).
+ * State files: `/var/run/sockbuf/pf-anchor-<anchor>.token` or `pf-persist-<user>.token`, the
+ * anchor or user with every byte outside `A-Z a-z 0-9 _ . -` written `%XX` (`/` as `%2F`), so each
+ * mode and anchor or user has a file of its own. The directory must be a real directory (not a
+ * link) owned by the user running (or root) that group and others cannot write, and is made 0700
+ * if missing; a token is read only from a regular 0600 file of that user's (or root's). Every
+ * file, pf.conf's temp file and backup included, is created exclusively without following links
+ * under an unpredictable name and renamed into place. Anything else is a `PfStateError`, and then
+ * nothing is changed and no `pfctl -X` runs.
  * `/var/run` is emptied at boot, when pf's references are gone too.
  *
  * @module
  */
-import { mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import {
+  type FileHandle,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+} from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import process from "node:process";
 import type { Runner, RunResult } from "./runner.ts";
 import {
   type CheckedRoute,
   type DriverPaths,
   PfConfError,
+  PfStateError,
   type RouteCommandDetail,
   RouteCommandError,
   type RouteDriver,
@@ -83,9 +103,9 @@ export const PF_CONF_PATH = "/etc/pf.conf";
  * import { defaultAnchor, PF_STATE_DIR } from "@sockbuf/sockbuf/pf";
  * import { existsSync } from "node:fs";
  *
- * // One token file per anchor, `/` written as `+` (see the module doc).
- * const token = `${PF_STATE_DIR}/pf-${defaultAnchor("test1").replaceAll("/", "+")}.token`;
- * console.log(token, existsSync(token)); // /var/run/sockbuf/pf-com.apple+sockbuf.test1.token false
+ * // One token file per mode and anchor, the anchor percent-encoded (see the module doc).
+ * const token = `${PF_STATE_DIR}/pf-anchor-${encodeURIComponent(defaultAnchor("test1"))}.token`;
+ * console.log(token, existsSync(token)); // /var/run/sockbuf/pf-anchor-com.apple%2Fsockbuf.test1.token false
  * ```
  */
 export const PF_STATE_DIR = "/var/run/sockbuf";
@@ -465,49 +485,278 @@ async function pfctl(c: Ctx, args: string[], stdin?: string): Promise<RunResult>
   return result;
 }
 
-function tokenPath(c: Ctx, key: string): string {
-  return `${c.stateDir}/pf-${key.replaceAll("/", "+")}.token`;
+// ---- state and token files ----
+//
+// The state directory, token files and temp files are written as root, in directories another
+// user might reach. So: the state directory must be a real directory owned by us (or root) that
+// group and others cannot write; every file is created with O_CREAT|O_EXCL|O_NOFOLLOW under an
+// unpredictable name and renamed into place, so nothing planted can be written through; and a
+// token is read only from a regular 0600 file of ours, so nobody else's number reaches `pfctl -X`.
+
+/** The uid whose files we trust besides root's: ours. Root can write anything anyway. */
+function trusted(uid: number): boolean {
+  return uid === 0 || uid === process.geteuid?.();
 }
 
-async function readToken(path: string): Promise<string | undefined> {
+function errCode(err: unknown): string | undefined {
+  return (err as { code?: string })?.code;
+}
+
+/**
+ * Checks the state directory (lstat: never through a link), making it 0700 first if it is
+ * missing and `create` is set. Returns false when it is missing and not made.
+ *
+ * @throws {PfStateError} for a symlink, a non-directory, another owner, or group/other write
+ */
+async function checkStateDir(dir: string, create: boolean): Promise<boolean> {
+  let st;
   try {
-    const token = (await readFile(path, "utf8")).trim();
-    return /^[0-9]{1,20}$/.test(token) ? token : undefined;
+    st = await lstat(dir);
   } catch (err) {
-    if ((err as { code?: string }).code === "ENOENT") return undefined;
+    if (errCode(err) !== "ENOENT") throw err;
+    if (!create) return false;
+    // If someone else makes it first, recursive mkdir does not fail, so the checks below decide.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    st = await lstat(dir);
+  }
+  if (st.isSymbolicLink()) {
+    throw new PfStateError(
+      dir,
+      "symlink",
+      "the pf state directory is a symbolic link; it must be a real directory",
+    );
+  }
+  if (!st.isDirectory()) {
+    throw new PfStateError(dir, "not-a-directory", "the pf state directory is not a directory");
+  }
+  if (!trusted(st.uid)) {
+    throw new PfStateError(
+      dir,
+      "wrong-owner",
+      `the pf state directory is owned by uid ${st.uid}, not by uid ${process.geteuid?.()} or root`,
+    );
+  }
+  if ((st.mode & 0o022) !== 0) {
+    throw new PfStateError(
+      dir,
+      "unsafe-mode",
+      `the pf state directory has mode 0${(st.mode & 0o7777).toString(8)}: group or others can write it`,
+    );
+  }
+  return true;
+}
+
+/**
+ * The reference modes. A token file is named `pf-MODE-ENC.token`, ENC being the anchor (anchor
+ * mode) or the user (persist mode) with every byte outside `A-Z a-z 0-9 _ . -` written `%XX`.
+ *
+ * Why no two (mode, name) pairs share a file: ENC is injective, since `%` is itself escaped and
+ * so always starts a three-character escape, and reading left to right gives the name back
+ * (decodeURIComponent does). Neither mode contains `-`, so the first `-` after `pf-` ends the mode
+ * and the rest up to `.token` is ENC: the file name gives back both the mode and the name.
+ */
+type TokenMode = "anchor" | "persist";
+
+const TEMP_RANDOM_BYTES = 8;
+/** `.sockbuf-` + 16 hex digits + `.tmp`: what a temp file adds to its target's name. */
+const TEMP_SUFFIX_LENGTH = ".sockbuf-".length + 2 * TEMP_RANDOM_BYTES + ".tmp".length;
+/** The longest file name macOS (and Linux) allow. */
+const NAME_MAX = 255;
+
+function encodeKey(name: string): string {
+  let out = "";
+  for (const byte of new TextEncoder().encode(name)) {
+    const ch = String.fromCharCode(byte);
+    out += /^[A-Za-z0-9_.-]$/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/**
+ * The token file for one mode and anchor or user.
+ *
+ * @throws {RangeError} if the name is too long for its token file's temp file to fit NAME_MAX
+ */
+function tokenPath(c: Ctx, mode: TokenMode, name: string): string {
+  const file = `pf-${mode}-${encodeKey(name)}.token`;
+  if (file.length + TEMP_SUFFIX_LENGTH > NAME_MAX) {
+    const most = NAME_MAX - TEMP_SUFFIX_LENGTH - `pf-${mode}-.token`.length;
+    throw new RangeError(
+      `${mode === "anchor" ? "anchor" : "user"}: ${
+        JSON.stringify(name)
+      } is too long to name its token file: ` +
+        `${file.length - `pf-${mode}-.token`.length} bytes with / written %2F, at most ${most}`,
+    );
+  }
+  return `${c.stateDir}/${file}`;
+}
+
+/**
+ * Our token from `path`, or undefined if there is none. Opened without following a link and
+ * checked on the open file (fstat), so what is checked is what is read.
+ *
+ * @throws {PfStateError} for a symlink, a non-regular file, another owner, or a mode other than 0600
+ */
+async function readToken(path: string): Promise<string | undefined> {
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: a FIFO planted here must not block the open; fstat then refuses it.
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if (errCode(err) === "ENOENT") return undefined;
+    // O_NOFOLLOW fails with ELOOP on a symlink (EMLINK on FreeBSD).
+    if ((errCode(err) === "ELOOP" || errCode(err) === "EMLINK") && (await lstat(path)).isSymbolicLink()) {
+      throw new PfStateError(path, "symlink", "the pf token file is a symbolic link; its token is not used");
+    }
+    throw err;
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      throw new PfStateError(
+        path,
+        "not-a-file",
+        "the pf token file is not a regular file; its token is not used",
+      );
+    }
+    if (!trusted(st.uid)) {
+      throw new PfStateError(
+        path,
+        "wrong-owner",
+        `the pf token file is owned by uid ${st.uid}, not by uid ${process.geteuid?.()} or root; its token is not used`,
+      );
+    }
+    if ((st.mode & 0o7777) !== 0o600) {
+      throw new PfStateError(
+        path,
+        "unsafe-mode",
+        `the pf token file has mode 0${(st.mode & 0o7777).toString(8)}, not 0600; its token is not used`,
+      );
+    }
+    const token = (await handle.readFile("utf8")).trim();
+    return /^[0-9]{1,20}$/.test(token) ? token : undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Temp files older than this that are ours are leftovers of an interrupted run; younger ones may be a running one's. */
+const STALE_TEMP_MS = 60_000;
+
+/**
+ * Looks at every temp-file name of `target` (ours, `TARGET.sockbuf-HEX.tmp`, and the fixed
+ * `TARGET.sockbuf.tmp` of earlier versions). A leftover of ours (a regular file we own, older than
+ * a minute) is removed: its content is never read, so nothing is lost. Anything else there is
+ * refused rather than removed: someone who can write this directory put it there, and the admin
+ * should see it.
+ *
+ * @throws {PfStateError} `foreign-file` for a link, a non-regular file or another user's file
+ */
+async function clearStaleTemps(target: string): Promise<void> {
+  const dir = dirname(target);
+  const base = basename(target).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const temp = new RegExp(`^${base}\\.sockbuf(-[0-9a-f]{${2 * TEMP_RANDOM_BYTES}})?\\.tmp$`);
+  for (const name of await readdir(dir)) {
+    if (!temp.test(name)) continue;
+    const path = `${dir}/${name}`;
+    let st;
+    try {
+      st = await lstat(path);
+    } catch (err) {
+      if (errCode(err) === "ENOENT") continue;
+      throw err;
+    }
+    const what = st.isSymbolicLink()
+      ? "a symbolic link"
+      : !st.isFile()
+      ? "not a regular file"
+      : !trusted(st.uid)
+      ? `owned by uid ${st.uid}`
+      : undefined;
+    if (what !== undefined) {
+      throw new PfStateError(
+        path,
+        "foreign-file",
+        `a file we did not make (${what}) sits at one of our temp-file names; nothing was changed: find out who made it, then remove it`,
+      );
+    }
+    if (Date.now() - st.mtimeMs > STALE_TEMP_MS) await unlink(path);
+  }
+}
+
+/**
+ * Writes `text` to a new temp file beside `target`: created exclusively, never through a link,
+ * under an unpredictable name, with exactly `mode`. Returns its path.
+ */
+async function writeTemp(target: string, text: string, mode: number): Promise<string> {
+  await clearStaleTemps(target);
+  const random = Array.from(
+    crypto.getRandomValues(new Uint8Array(TEMP_RANDOM_BYTES)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  const tmp = `${target}.sockbuf-${random}.tmp`;
+  let handle: FileHandle;
+  try {
+    handle = await open(
+      tmp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
+  } catch (err) {
+    if (errCode(err) === "EEXIST" || errCode(err) === "ELOOP") {
+      throw new PfStateError(
+        tmp,
+        "foreign-file",
+        "something already sits at our new temp file's name; nothing was written",
+      );
+    }
+    throw err;
+  }
+  try {
+    await handle.chmod(mode); // exactly, whatever the umask
+    await handle.writeFile(text);
+    await handle.sync();
+    await handle.close();
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await unlink(tmp).catch(() => {}); // best effort: the write's own error is the one to report
+    throw err;
+  }
+  return tmp;
+}
+
+/** Replaces `target` with `text` atomically (temp file, then rename, which replaces a link rather than following it). */
+async function writeAtomically(target: string, text: string, mode: number): Promise<void> {
+  const tmp = await writeTemp(target, text, mode);
+  try {
+    await rename(tmp, target);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
     throw err;
   }
 }
 
-async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
-  const tmp = `${path}.sockbuf.tmp`;
-  await writeFile(tmp, text, { mode });
-  await rename(tmp, path);
+/** The token we hold in `file`, after checking the state directory (made if `create`). */
+async function heldToken(c: Ctx, file: string, create: boolean): Promise<string | undefined> {
+  if (!await checkStateDir(c.stateDir, create)) return undefined;
+  return await readToken(file);
 }
 
 /**
- * Takes a pf reference with `pfctl -E` (which enables pf if nobody has) unless the state file
- * already holds our token, and keeps the token. `-e` is not used: it fails when pf is on.
+ * Takes a pf reference with `pfctl -E` (which enables pf if nobody has) and keeps its token in
+ * `file`. `-e` is not used: it fails when pf is on.
  */
-async function holdReference(c: Ctx, key: string): Promise<boolean> {
-  const path = tokenPath(c, key);
-  if (await readToken(path) !== undefined) return false;
+async function takeReference(c: Ctx, file: string): Promise<void> {
   const result = await pfctl(c, ["-E"]);
   const token = /Token\s*:\s*([0-9]+)/.exec(result.stderr + "\n" + result.stdout)?.[1];
   if (token === undefined) throw new RouteError(`pfctl -E printed no token: ${result.stderr.trim()}`);
-  await mkdir(c.stateDir, { recursive: true, mode: 0o700 });
-  await writeAtomically(path, token + "\n", 0o600);
-  return true;
+  await writeAtomically(file, token + "\n", 0o600);
 }
 
-/** Releases our pf reference with `pfctl -X TOKEN`, if we hold one. The state file goes first, so a stale token cannot wedge removal. */
-async function releaseReference(c: Ctx, key: string): Promise<boolean> {
-  const path = tokenPath(c, key);
-  const token = await readToken(path);
-  if (token === undefined) return false;
-  await unlink(path);
+/** Releases our pf reference with `pfctl -X TOKEN`. The state file goes first, so a stale token cannot wedge removal. */
+async function releaseReference(c: Ctx, file: string, token: string): Promise<void> {
+  await unlink(file);
   await pfctl(c, ["-X", token]);
-  return true;
 }
 
 /**
@@ -536,6 +785,8 @@ export function defaultAnchor(user: string | number): string {
  *
  * @returns whether a new reference was taken
  * @throws {RouteCommandError} if pfctl fails (syntax errors carry `file` `stdin` and `line`)
+ * @throws {PfStateError} if the state directory or the token file fails its safety check (pfctl does not run)
+ * @throws {RangeError} for an anchor too long to name its token file
  *
  * @example Applying twice takes one reference (recorded, not run)
  * ```ts
@@ -557,9 +808,14 @@ export function defaultAnchor(user: string | number): string {
 export async function applyAnchor(rules: PfRuleSet, anchor: string, options: PfctlOptions): Promise<boolean> {
   const c = context(options);
   validateAnchor(anchor);
+  const file = tokenPath(c, "anchor", anchor);
+  // The state is checked before pf is touched, so a refusal changes nothing.
+  const held = await heldToken(c, file, true);
   await pfctl(c, ["-a", anchor, "-f", "-"], pfAnchorText(rules));
+  if (held !== undefined) return false;
   try {
-    return await holdReference(c, anchor);
+    await takeReference(c, file);
+    return true;
   } catch (err) {
     await c.runner(c.pfctl, ["-a", anchor, "-F", "all"]);
     throw err;
@@ -571,6 +827,8 @@ export async function applyAnchor(rules: PfRuleSet, anchor: string, options: Pfc
  * reference (`pfctl -X TOKEN`).
  *
  * @returns whether the anchor had rules of ours
+ * @throws {PfStateError} if the state directory or the token file fails its safety check
+ *   (pfctl does not run, so no `pfctl -X` of a token another user could have written)
  *
  * @example Flush the anchor and release the token (recorded, not run)
  * ```ts
@@ -593,9 +851,11 @@ export async function applyAnchor(rules: PfRuleSet, anchor: string, options: Pfc
 export async function removeAnchor(anchor: string, options: PfctlOptions): Promise<boolean> {
   const c = context(options);
   validateAnchor(anchor);
+  const file = tokenPath(c, "anchor", anchor);
+  const held = await heldToken(c, file, false);
   const had = (await showAnchor(anchor, options)).length > 0;
   await pfctl(c, ["-a", anchor, "-F", "all"]);
-  await releaseReference(c, anchor);
+  if (held !== undefined) await releaseReference(c, file, held);
   return had;
 }
 
@@ -652,16 +912,16 @@ export async function listAnchors(options: PfctlOptions): Promise<string[]> {
 
 /**
  * Swaps pf.conf for `next` safely: backup (`pf.conf.sockbuf.bak`), temp file
- * (`pf.conf.sockbuf.tmp`, the original's mode), `pfctl -nf TEMP` to check it, an atomic
+ * (`pf.conf.sockbuf-RANDOM.tmp`, the original's mode), `pfctl -nf TEMP` to check it, an atomic
  * rename, `pfctl -f pf.conf` to load it. If the check fails, the temp file goes and pf.conf is
  * untouched; if loading fails, the backup is renamed back and loaded again.
  */
 async function swapPfConf(c: Ctx, text: string, next: string): Promise<void> {
   const mode = (await stat(c.pfConf)).mode & 0o777;
-  const backup = `${c.pfConf}.sockbuf.bak`;
-  const tmp = `${c.pfConf}.sockbuf.tmp`;
-  await writeFile(backup, text, { mode });
-  await writeFile(tmp, next, { mode });
+  // A foreign file at a temp name is refused before anything, the backup included, is written.
+  await clearStaleTemps(c.pfConf);
+  await writeAtomically(`${c.pfConf}.sockbuf.bak`, text, mode);
+  const tmp = await writeTemp(c.pfConf, next, mode);
   try {
     await pfctl(c, ["-nf", tmp]);
   } catch (err) {
@@ -672,8 +932,7 @@ async function swapPfConf(c: Ctx, text: string, next: string): Promise<void> {
   try {
     await pfctl(c, ["-f", c.pfConf]);
   } catch (err) {
-    await writeFile(tmp, text, { mode });
-    await rename(tmp, c.pfConf);
+    await writeAtomically(c.pfConf, text, mode);
     // Best effort: the old file loaded before, so it should load again.
     await c.runner(c.pfctl, ["-f", c.pfConf]);
     throw err;
@@ -688,6 +947,8 @@ async function swapPfConf(c: Ctx, text: string, next: string): Promise<void> {
  * @returns whether pf.conf changed
  * @throws {PfConfError} if pf.conf has no `anchor "com.apple/*"` line (nothing is touched)
  * @throws {RouteCommandError} if `pfctl -nf` or `pfctl -f` fails (pf.conf is as before)
+ * @throws {PfStateError} if the state directory, the token file or something at pf.conf's temp
+ *   file names fails its safety check (nothing is touched)
  *
  * @example Rules into a copy of pf.conf (recorded pfctl, temp files)
  * ```ts
@@ -698,24 +959,28 @@ async function swapPfConf(c: Ctx, text: string, next: string): Promise<void> {
  * await Deno.writeTextFile(pfConf, 'nat-anchor "com.apple/*"\nanchor "com.apple/*"\n');
  * const calls: string[] = [];
  * const runner: Runner = (_file, args) => {
- *   calls.push(args.join(" ").replaceAll(dir, "DIR"));
+ *   // The temp file's name ends in 16 random hex digits; RANDOM here.
+ *   calls.push(args.join(" ").replaceAll(dir, "DIR").replace(/sockbuf-[0-9a-f]{16}/, "sockbuf-RANDOM"));
  *   return Promise.resolve({ code: 0, stdout: "", stderr: "Token : 42\n" });
  * };
  * const rules = buildPfRules({ user: "test1", routeTo: "utun4" });
  * console.log(await applyPersist(rules, { runner, pfConf, stateDir: dir })); // true
  * console.log(await Deno.readTextFile(pfConf)); // our marked rule is now just before `anchor "com.apple/*"`
- * console.log(calls); // [ "-nf DIR/pf.conf.sockbuf.tmp", "-f DIR/pf.conf", "-E" ]
+ * console.log(calls); // [ "-nf DIR/pf.conf.sockbuf-RANDOM.tmp", "-f DIR/pf.conf", "-E" ]
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function applyPersist(rules: PfRuleSet, options: PfctlOptions): Promise<boolean> {
   const c = context(options);
+  const file = tokenPath(c, "persist", String(validateUser(rules.user)));
   const text = await readFile(c.pfConf, "utf8");
   const next = insertPfConfRules(text, rules, c.pfConf);
+  const held = await heldToken(c, file, true);
   const changed = next !== text;
   if (changed) await swapPfConf(c, text, next);
+  if (held !== undefined) return changed;
   try {
-    await holdReference(c, `persist/${rules.user}`);
+    await takeReference(c, file);
   } catch (err) {
     if (changed) await swapPfConf(c, next, text);
     throw err;
@@ -728,6 +993,8 @@ export async function applyPersist(rules: PfRuleSet, options: PfctlOptions): Pro
  * releases our reference.
  *
  * @returns how many lines were removed
+ * @throws {PfStateError} if the state directory, the token file or something at pf.conf's temp
+ *   file names fails its safety check (no `pfctl -X` runs)
  *
  * @example Our lines out of a copy of pf.conf (recorded pfctl, temp files)
  * ```ts
@@ -746,11 +1013,13 @@ export async function applyPersist(rules: PfRuleSet, options: PfctlOptions): Pro
  */
 export async function removePersist(user: string | number, options: PfctlOptions): Promise<number> {
   const c = context(options);
+  const file = tokenPath(c, "persist", String(validateUser(user)));
+  const held = await heldToken(c, file, false);
   const text = await readFile(c.pfConf, "utf8");
   const next = removePfConfRules(text, user);
   const removed = splitLines(text).lines.length - splitLines(next).lines.length;
   if (removed > 0) await swapPfConf(c, text, next);
-  await releaseReference(c, `persist/${validateUser(user)}`);
+  if (held !== undefined) await releaseReference(c, file, held);
   return removed;
 }
 

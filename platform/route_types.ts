@@ -226,6 +226,85 @@ export class PfConfError extends RouteError {
 }
 
 /**
+ * Why the pf driver refused a state or token file (see {@linkcode PfStateError}):
+ * - `symlink`: the state directory, or a token file, is a symbolic link
+ * - `not-a-directory` / `not-a-file`: the state directory is not a directory, or a token file not a regular file
+ * - `wrong-owner`: owned by a uid other than the one running (or root)
+ * - `unsafe-mode`: a state directory group or others can write, or a token file whose mode is not 0600
+ * - `foreign-file`: something we did not make sits at one of our temp-file names
+ *
+ * @example Telling the admin what to fix
+ * ```ts
+ * import { type PfStateFailure } from "@sockbuf/sockbuf/pf";
+ *
+ * const fix: Record<PfStateFailure, string> = {
+ *   symlink: "replace the link with a real directory or file",
+ *   "not-a-directory": "remove what is there",
+ *   "not-a-file": "remove what is there",
+ *   "wrong-owner": "find out who made it, then chown it or remove it",
+ *   "unsafe-mode": "chmod go-w the directory (0600 for a token file)",
+ *   "foreign-file": "find out who made it, then remove it",
+ * };
+ * console.log(fix["unsafe-mode"]); // chmod go-w the directory (0600 for a token file)
+ * ```
+ */
+export type PfStateFailure =
+  | "symlink"
+  | "not-a-directory"
+  | "not-a-file"
+  | "wrong-owner"
+  | "unsafe-mode"
+  | "foreign-file";
+
+/**
+ * A pf state directory, token file or temp-file name failed its safety check: another user could
+ * have written it, so its token is not trusted (no `pfctl -X` runs) and nothing is written through
+ * it. Nothing was changed. `path` is the file or directory, `reason` says what is wrong with it.
+ *
+ * @example A state directory others can write is refused before pfctl runs (temp dir, recorded pfctl)
+ * ```ts
+ * import { applyAnchor, buildPfRules, PfStateError, type Runner } from "@sockbuf/sockbuf/pf";
+ *
+ * const calls: string[] = [];
+ * const runner: Runner = (_file, args) => {
+ *   calls.push(args.join(" "));
+ *   return Promise.resolve({ code: 0, stdout: "", stderr: "Token : 42\n" });
+ * };
+ * const stateDir = await Deno.makeTempDir();
+ * await Deno.chmod(stateDir, 0o777);
+ * try {
+ *   await applyAnchor(buildPfRules({ user: "test1", routeTo: "utun4" }), "com.apple/sockbuf.test1", {
+ *     runner,
+ *     stateDir,
+ *   });
+ * } catch (err) {
+ *   if (!(err instanceof PfStateError)) throw err;
+ *   console.log(err.reason, err.path === stateDir, calls.length); // unsafe-mode true 0
+ * }
+ * await Deno.remove(stateDir, { recursive: true });
+ * ```
+ */
+export class PfStateError extends RouteError {
+  /** The state directory, token file or temp file that was refused. */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly reason: PfStateFailure;
+  /**
+   * Makes the error for `path`.
+   *
+   * @param path the directory or file
+   * @param reason what is wrong with it
+   * @param message the details, completing "PATH: …"
+   */
+  constructor(path: string, reason: PfStateFailure, message: string) {
+    super(`${path}: ${message}`);
+    this.name = "PfStateError";
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/**
  * Per-user routing is not available on this OS.
  *
  * @example An OS without a driver fails before anything runs
@@ -338,7 +417,7 @@ export interface CheckedRoute {
  * const paths: DriverPaths = { pfctl: "/sbin/pfctl", pfConf: `${dir}/pf.conf`, stateDir: `${dir}/state` };
  * await routeUser({ user: "test1", dev: "utun4", os: "darwin", runner, paths });
  * for await (const entry of Deno.readDir(paths.stateDir!)) {
- *   console.log(entry.name); // pf-com.apple+sockbuf.test1.token
+ *   console.log(entry.name); // pf-anchor-com.apple%2Fsockbuf.test1.token
  * }
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -352,7 +431,11 @@ export interface DriverPaths {
   readonly id?: string;
   /** pf.conf for persist mode (macOS); default /etc/pf.conf. */
   readonly pfConf?: string;
-  /** Where pf reference tokens are kept (macOS); default /var/run/sockbuf. */
+  /**
+   * Where pf reference tokens are kept (macOS); default /var/run/sockbuf. It must be a real
+   * directory owned by the user running (or root) that group and others cannot write; it is made
+   * 0700 if missing.
+   */
   readonly stateDir?: string;
 }
 

@@ -5,9 +5,24 @@
  * every rollback. No recorded sequence may ever disable pf (`-d`).
  */
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import process from "node:process";
 import { after, before, describe, it } from "node:test";
 import {
   applyAnchor,
@@ -21,8 +36,10 @@ import {
   removePersist,
   removePfConfRules,
   RouteCommandError,
+  RouteError,
 } from "../pf.ts";
 import { listUserRoutes, routeUser, unrouteUser } from "../route.ts";
+import { hasTool, needs } from "./_helpers.ts";
 import { type Call, disablesPf, recorder } from "./_runner.ts";
 
 const fixture = (name: string) => readFile(new URL(`./fixtures/pf/${name}`, import.meta.url), "utf8");
@@ -51,7 +68,11 @@ async function scratch(name: string): Promise<{ pfConf: string; stateDir: string
   return { pfConf, stateDir: join(sub, "state"), text };
 }
 
-const argv = (calls: Call[]) => calls.map((c) => [c.file, ...c.args].join(" "));
+/** Temp files get unpredictable names: `pf.conf.sockbuf-<16 hex digits>.tmp`. */
+const RANDOM_TMP = /\.sockbuf-[0-9a-f]{16}\.tmp$/;
+/** Each call as one line, the random part of a temp file's name written RANDOM. */
+const argv = (calls: Call[]) =>
+  calls.map((c) => [c.file, ...c.args.map((a) => a.replace(RANDOM_TMP, ".sockbuf-RANDOM.tmp"))].join(" "));
 
 describe("buildPfRules()", () => {
   it("emits the valid route-to form with parentheses, never the seed's braces", () => {
@@ -184,7 +205,7 @@ describe("anchor mode, recorded", () => {
       `${PFCTL} -a com.apple/sockbuf.test1 -f - <<< ${seed.filter}\n`,
       `${PFCTL} -E`,
     ]);
-    const tokenFile = join(stateDir, "pf-com.apple+sockbuf.test1.token");
+    const tokenFile = join(stateDir, "pf-anchor-com.apple%2Fsockbuf.test1.token");
     assert.equal(await readFile(tokenFile, "utf8"), TOKEN + "\n");
     assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);
     assert.equal((await stat(stateDir)).mode & 0o777, 0o700);
@@ -239,7 +260,9 @@ describe("anchor mode, recorded", () => {
       `${PFCTL} -E`,
       `${PFCTL} -a com.apple/sockbuf.test1 -F all`,
     ]);
-    await assert.rejects(stat(join(stateDir, "pf-com.apple+sockbuf.test1.token")), { code: "ENOENT" });
+    await assert.rejects(stat(join(stateDir, "pf-anchor-com.apple%2Fsockbuf.test1.token")), {
+      code: "ENOENT",
+    });
     assert.ok(!disablesPf(rec.calls));
   });
 });
@@ -331,14 +354,14 @@ describe("persist mode, recorded, on a scratch copy of pf.conf", () => {
     const rec = recorder((c) => c.args[0] === "-E" ? enabled : undefined);
     assert.equal(await applyPersist(seed, { runner: rec.runner, pfConf, stateDir }), true);
     assert.deepEqual(argv(rec.calls), [
-      `${PFCTL} -nf ${pfConf}.sockbuf.tmp`,
+      `${PFCTL} -nf ${pfConf}.sockbuf-RANDOM.tmp`,
       `${PFCTL} -f ${pfConf}`,
       `${PFCTL} -E`,
     ]);
     assert.equal(await readFile(pfConf, "utf8"), await fixture("stock_expected.conf"));
     assert.equal(await readFile(`${pfConf}.sockbuf.bak`, "utf8"), text, "the backup is the file before");
     assert.equal((await stat(pfConf)).mode & 0o777, 0o644, "the mode is kept");
-    await assert.rejects(stat(`${pfConf}.sockbuf.tmp`), { code: "ENOENT" });
+    await assert.rejects(stat(rec.calls[0].args[1]), { code: "ENOENT" });
 
     assert.equal(await applyPersist(seed, { runner: rec.runner, pfConf, stateDir }), false);
     assert.equal(rec.calls.length, 3, "the second apply ran nothing");
@@ -346,11 +369,12 @@ describe("persist mode, recorded, on a scratch copy of pf.conf", () => {
 
     assert.equal(await removePersist("test1", { runner: rec.runner, pfConf, stateDir }), 1);
     assert.deepEqual(argv(rec.calls).slice(3), [
-      `${PFCTL} -nf ${pfConf}.sockbuf.tmp`,
+      `${PFCTL} -nf ${pfConf}.sockbuf-RANDOM.tmp`,
       `${PFCTL} -f ${pfConf}`,
       `${PFCTL} -X ${TOKEN}`,
     ]);
     assert.equal(await readFile(pfConf, "utf8"), text);
+    assert.notEqual(rec.calls[3].args[1], rec.calls[0].args[1], "each temp file gets a new name");
     assert.equal(await removePersist("test1", { runner: rec.runner, pfConf, stateDir }), 0);
     assert.equal(rec.calls.length, 6, "removing twice runs nothing");
     assert.ok(!disablesPf(rec.calls));
@@ -364,13 +388,13 @@ describe("persist mode, recorded, on a scratch copy of pf.conf", () => {
     await assert.rejects(applyPersist(seed, { runner: rec.runner, pfConf, stateDir }), (err) => {
       assert.ok(err instanceof RouteCommandError);
       assert.equal(err.reason, "syntax-error");
-      assert.equal(err.file, `${pfConf}.sockbuf.tmp`);
+      assert.ok(err.file?.startsWith(`${pfConf}.sockbuf-`) && RANDOM_TMP.test(err.file), String(err.file));
       assert.equal(err.line, 10);
       return true;
     });
-    assert.deepEqual(argv(rec.calls), [`${PFCTL} -nf ${pfConf}.sockbuf.tmp`]);
+    assert.deepEqual(argv(rec.calls), [`${PFCTL} -nf ${pfConf}.sockbuf-RANDOM.tmp`]);
     assert.equal(await readFile(pfConf, "utf8"), text);
-    await assert.rejects(stat(`${pfConf}.sockbuf.tmp`), { code: "ENOENT" });
+    await assert.rejects(stat(rec.calls[0].args[1]), { code: "ENOENT" });
     assert.ok(!disablesPf(rec.calls));
   });
 
@@ -387,7 +411,7 @@ describe("persist mode, recorded, on a scratch copy of pf.conf", () => {
       return true;
     });
     assert.deepEqual(argv(rec.calls), [
-      `${PFCTL} -nf ${pfConf}.sockbuf.tmp`,
+      `${PFCTL} -nf ${pfConf}.sockbuf-RANDOM.tmp`,
       `${PFCTL} -f ${pfConf}`,
       `${PFCTL} -f ${pfConf}`,
     ]);
@@ -402,10 +426,10 @@ describe("persist mode, recorded, on a scratch copy of pf.conf", () => {
     );
     await assert.rejects(applyPersist(seed, { runner: rec.runner, pfConf, stateDir }), RouteCommandError);
     assert.deepEqual(argv(rec.calls), [
-      `${PFCTL} -nf ${pfConf}.sockbuf.tmp`,
+      `${PFCTL} -nf ${pfConf}.sockbuf-RANDOM.tmp`,
       `${PFCTL} -f ${pfConf}`,
       `${PFCTL} -E`,
-      `${PFCTL} -nf ${pfConf}.sockbuf.tmp`,
+      `${PFCTL} -nf ${pfConf}.sockbuf-RANDOM.tmp`,
       `${PFCTL} -f ${pfConf}`,
     ]);
     assert.equal(await readFile(pfConf, "utf8"), text);
@@ -458,5 +482,400 @@ describe("persist mode, recorded, on a scratch copy of pf.conf", () => {
     assert.deepEqual(await unrouteUser({ ...o, paths: { pfConf, stateDir } }), { removed: 1 });
     assert.equal(await readFile(pfConf, "utf8"), text);
     assert.ok(!disablesPf(rec.calls));
+  });
+});
+
+// ---- state and token files: what another user could plant must never be written through or trusted ----
+
+const isRoot = process.getuid?.() === 0;
+const NOBODY = 65534;
+/** The token file of anchor com.apple/sockbuf.test1 as versions before the fix named it, and its fixed temp name. */
+const OLD_TOKEN = "pf-com.apple+sockbuf.test1.token";
+const OLD_TOKEN_TMP = `${OLD_TOKEN}.sockbuf.tmp`;
+/** The same token file now: mode prefix, then the anchor percent-encoded (`/` as %2F). */
+const NEW_TOKEN = "pf-anchor-com.apple%2Fsockbuf.test1.token";
+
+/** A state directory of the given mode under a directory uid 65534 can traverse, plus a file outside it. */
+async function exposed(mode: number): Promise<{ stateDir: string; victim: string; root: string }> {
+  const root = await mkdtemp(join(tmpdir(), "sockbuf-pf-state-"));
+  await chmod(root, 0o755);
+  const stateDir = join(root, "state");
+  await mkdir(stateDir);
+  await chmod(stateDir, mode);
+  const victim = join(root, "victim");
+  await writeFile(victim, "victim's own text\n");
+  await chmod(victim, 0o644);
+  return { stateDir, victim, root };
+}
+
+/** Writes `text` to `file` as uid 65534 (setpriv, then tee: a real process of another user); true if it could. */
+function writeAsNobody(file: string, text: string): boolean {
+  const r = spawnSync(
+    "setpriv",
+    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "tee", file],
+    { input: text, stdio: ["pipe", "ignore", "ignore"] },
+  );
+  return r.status === 0;
+}
+
+/** The driver refused a state or token file: a RouteError named PfStateError, with this reason and path. */
+function refused(reason: string, path: string) {
+  return (err: unknown) => {
+    assert.ok(err instanceof RouteError, `expected a RouteError, got ${err}`);
+    assert.equal(err.name, "PfStateError", err.message);
+    assert.equal((err as { reason?: string }).reason, reason, err.message);
+    assert.equal((err as { path?: string }).path, path, err.message);
+    assert.ok(err.message.includes(path), `the message names the path: ${err.message}`);
+    return true;
+  };
+}
+
+const ANCHOR = "com.apple/sockbuf.test1";
+const anchorEnabled = (c: Call) => c.args[0] === "-E" ? enabled : undefined;
+
+describe("state and token files that another user could have planted", () => {
+  it("a symlink planted at the token's temp name in a state dir others can write: refused, its target untouched", async () => {
+    const { stateDir, victim, root } = await exposed(0o777);
+    try {
+      await symlink(victim, join(stateDir, OLD_TOKEN_TMP));
+      const rec = recorder(anchorEnabled);
+      await assert.rejects(
+        applyAnchor(seed, ANCHOR, { runner: rec.runner, stateDir }),
+        refused("unsafe-mode", stateDir),
+      );
+      assert.equal(await readFile(victim, "utf8"), "victim's own text\n", "the link's target is untouched");
+      assert.deepEqual(rec.calls, [], "nothing ran: pf is untouched too");
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a 0666 temp file of uid 65534 at the old temp name never becomes the token; its owner cannot reach pfctl -X", async (t) => {
+    if (!needs(t, isRoot, "root (to chown a file to uid 65534)")) return;
+    if (!needs(t, hasTool("setpriv", ["--version"]), "setpriv (util-linux)")) return;
+    const { stateDir, root } = await exposed(0o755);
+    try {
+      const planted = join(stateDir, OLD_TOKEN_TMP);
+      await writeFile(planted, "");
+      await chmod(planted, 0o666);
+      await chown(planted, NOBODY, NOBODY);
+      const rec = recorder(anchorEnabled);
+      await applyAnchor(seed, ANCHOR, { runner: rec.runner, stateDir });
+      // uid 65534 rewrites every token file it can reach, as in the report.
+      const tokens = (await readdir(stateDir)).filter((n) => n.endsWith(".token"));
+      assert.equal(tokens.length, 1, `one token file: ${tokens}`);
+      const st = await lstat(join(stateDir, tokens[0]));
+      const written = writeAsNobody(join(stateDir, tokens[0]), "31337\n");
+      await removeAnchor(ANCHOR, { runner: rec.runner, stateDir });
+      assert.ok(!argv(rec.calls).includes(`${PFCTL} -X 31337`), argv(rec.calls).join("\n"));
+      assert.equal(argv(rec.calls).at(-1), `${PFCTL} -X ${TOKEN}`, "our own reference is released");
+      assert.equal(written, false, "uid 65534 cannot write the token file");
+      assert.equal(st.uid, process.getuid!(), "the token file is ours, not uid 65534's");
+      assert.equal(st.mode & 0o777, 0o600);
+      assert.equal(await readFile(planted, "utf8"), "", "the planted file was never written");
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a 0666 token file owned by uid 65534 is refused: no pfctl -X of its token, and apply takes nothing from it", async (t) => {
+    if (!needs(t, isRoot, "root (to chown a file to uid 65534)")) return;
+    const { stateDir, root } = await exposed(0o755);
+    try {
+      // At today's name and at the fixed name, so the check holds whichever name is read.
+      for (const name of [OLD_TOKEN, NEW_TOKEN]) {
+        await writeFile(join(stateDir, name), "31337\n");
+        await chmod(join(stateDir, name), 0o666);
+        await chown(join(stateDir, name), NOBODY, NOBODY);
+      }
+      const rec = recorder(anchorEnabled);
+      await assert.rejects(
+        removeAnchor(ANCHOR, { runner: rec.runner, stateDir }),
+        refused("wrong-owner", join(stateDir, NEW_TOKEN)),
+      );
+      await assert.rejects(
+        applyAnchor(seed, ANCHOR, { runner: rec.runner, stateDir }),
+        refused("wrong-owner", join(stateDir, NEW_TOKEN)),
+      );
+      assert.ok(!rec.calls.some((c) => c.args[0] === "-X"), argv(rec.calls).join("\n"));
+      assert.equal(
+        await readFile(join(stateDir, NEW_TOKEN), "utf8"),
+        "31337\n",
+        "left for the admin to inspect",
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a token file of ours that group or others could read or write, or a symlink to one, is refused", async () => {
+    const { stateDir, root } = await exposed(0o755);
+    try {
+      const file = join(stateDir, NEW_TOKEN);
+      const rec = recorder(anchorEnabled);
+      await writeFile(join(stateDir, "elsewhere"), "31337\n", { mode: 0o600 });
+      await symlink(join(stateDir, "elsewhere"), file);
+      await assert.rejects(removeAnchor(ANCHOR, { runner: rec.runner, stateDir }), refused("symlink", file));
+      await rm(file);
+      await writeFile(file, "31337\n");
+      await chmod(file, 0o644);
+      await assert.rejects(
+        removeAnchor(ANCHOR, { runner: rec.runner, stateDir }),
+        refused("unsafe-mode", file),
+      );
+      assert.ok(!rec.calls.some((c) => c.args[0] === "-X"), argv(rec.calls).join("\n"));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a FIFO at the token's name is refused without blocking; a file at the state dir's name is refused", async (t) => {
+    if (!needs(t, hasTool("mkfifo", ["--version"]), "mkfifo (coreutils)")) return;
+    const { stateDir, root } = await exposed(0o700);
+    try {
+      const file = join(stateDir, NEW_TOKEN);
+      spawnSync("mkfifo", ["-m", "600", file]);
+      const rec = recorder(anchorEnabled);
+      await assert.rejects(
+        removeAnchor(ANCHOR, { runner: rec.runner, stateDir }),
+        refused("not-a-file", file),
+      );
+      const notDir = join(root, "victim");
+      await assert.rejects(
+        applyAnchor(seed, ANCHOR, { runner: rec.runner, stateDir: notDir }),
+        refused("not-a-directory", notDir),
+      );
+      assert.deepEqual(rec.calls, []);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a state dir that group or others can write is refused, with nothing run", async () => {
+    for (const mode of [0o777, 0o770, 0o707, 0o1777]) {
+      const { stateDir, root } = await exposed(mode);
+      try {
+        const rec = recorder(anchorEnabled);
+        await assert.rejects(
+          applyAnchor(seed, ANCHOR, { runner: rec.runner, stateDir }),
+          refused("unsafe-mode", stateDir),
+        );
+        await assert.rejects(
+          removeAnchor(ANCHOR, { runner: rec.runner, stateDir }),
+          refused("unsafe-mode", stateDir),
+        );
+        assert.deepEqual(rec.calls, [], `mode ${mode.toString(8)}`);
+        assert.deepEqual(await readdir(stateDir), [], "no file was made in it");
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it("a state dir owned by another user is refused", async (t) => {
+    if (!needs(t, isRoot, "root (to chown a directory to uid 65534)")) return;
+    const { stateDir, root } = await exposed(0o700);
+    try {
+      await chown(stateDir, NOBODY, NOBODY);
+      const rec = recorder(anchorEnabled);
+      await assert.rejects(
+        applyAnchor(seed, ANCHOR, { runner: rec.runner, stateDir }),
+        refused("wrong-owner", stateDir),
+      );
+      assert.deepEqual(rec.calls, []);
+      assert.deepEqual(await readdir(stateDir), []);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a state dir that is a symlink, even to a safe directory, is refused", async () => {
+    const { stateDir: real, root } = await exposed(0o700);
+    try {
+      const stateDir = join(root, "link");
+      await symlink(real, stateDir);
+      const rec = recorder(anchorEnabled);
+      await assert.rejects(
+        applyAnchor(seed, ANCHOR, { runner: rec.runner, stateDir }),
+        refused("symlink", stateDir),
+      );
+      assert.deepEqual(rec.calls, []);
+      assert.deepEqual(await readdir(real), [], "nothing was written through the link");
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a missing state dir is made 0700 and ours", async () => {
+    const { root } = await exposed(0o700);
+    try {
+      const stateDir = join(root, "new", "state");
+      await applyAnchor(seed, ANCHOR, { runner: recorder(anchorEnabled).runner, stateDir });
+      const st = await lstat(stateDir);
+      assert.ok(st.isDirectory());
+      assert.equal(st.mode & 0o777, 0o700);
+      assert.equal(st.uid, process.getuid!());
+      assert.deepEqual(await readdir(stateDir), [NEW_TOKEN]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a symlink planted at pf.conf's temp name: refused, its target and pf.conf untouched, nothing run", async () => {
+    const { pfConf, stateDir, text } = await scratch("stock.conf");
+    const victim = join(dirname(pfConf), "victim");
+    await writeFile(victim, "victim's own text\n");
+    await symlink(victim, `${pfConf}.sockbuf.tmp`);
+    const rec = recorder(anchorEnabled);
+    await assert.rejects(
+      applyPersist(seed, { runner: rec.runner, pfConf, stateDir }),
+      refused("foreign-file", `${pfConf}.sockbuf.tmp`),
+    );
+    assert.equal(await readFile(victim, "utf8"), "victim's own text\n");
+    assert.ok((await lstat(pfConf)).isFile(), "pf.conf is still a file, not the link");
+    assert.equal(await readFile(pfConf, "utf8"), text);
+    assert.deepEqual(rec.calls, []);
+  });
+
+  it("a symlink planted at pf.conf's backup name is replaced, never written through", async () => {
+    const { pfConf, stateDir, text } = await scratch("stock.conf");
+    const victim = join(dirname(pfConf), "victim");
+    await writeFile(victim, "victim's own text\n");
+    await symlink(victim, `${pfConf}.sockbuf.bak`);
+    const rec = recorder(anchorEnabled);
+    assert.equal(await applyPersist(seed, { runner: rec.runner, pfConf, stateDir }), true);
+    assert.equal(await readFile(victim, "utf8"), "victim's own text\n");
+    const bak = await lstat(`${pfConf}.sockbuf.bak`);
+    assert.ok(bak.isFile() && !bak.isSymbolicLink(), "the backup is a file of its own");
+    assert.equal(await readFile(`${pfConf}.sockbuf.bak`, "utf8"), text);
+    assert.equal(await readFile(pfConf, "utf8"), await fixture("stock_expected.conf"));
+  });
+
+  it("a 0666 file of uid 65534 at pf.conf's temp name is refused; a stale temp file of ours is removed", async (t) => {
+    if (!needs(t, isRoot, "root (to chown a file to uid 65534)")) return;
+    const { pfConf, stateDir, text } = await scratch("stock.conf");
+    const foreign = `${pfConf}.sockbuf.tmp`;
+    await writeFile(foreign, "");
+    await chmod(foreign, 0o666);
+    await chown(foreign, NOBODY, NOBODY);
+    const rec = recorder(anchorEnabled);
+    await assert.rejects(
+      applyPersist(seed, { runner: rec.runner, pfConf, stateDir }),
+      refused("foreign-file", foreign),
+    );
+    assert.equal(await readFile(foreign, "utf8"), "");
+    assert.equal(await readFile(pfConf, "utf8"), text);
+    assert.deepEqual(rec.calls, []);
+
+    // The same name holding a file of ours, as an interrupted run leaves it, is cleared away;
+    // a fresh one may be a running apply's, so it is left to it.
+    await chown(foreign, 0, 0);
+    await chmod(foreign, 0o644);
+    const fresh = `${pfConf}.sockbuf-0123456789abcdef.tmp`;
+    await writeFile(fresh, "");
+    const twoMinutesAgo = new Date(Date.now() - 120_000);
+    await utimes(foreign, twoMinutesAgo, twoMinutesAgo);
+    assert.equal(await applyPersist(seed, { runner: rec.runner, pfConf, stateDir }), true);
+    assert.equal(await readFile(fresh, "utf8"), "", "a fresh temp file is left alone");
+    await rm(fresh);
+    await assert.rejects(lstat(foreign), { code: "ENOENT" });
+    assert.deepEqual((await readdir(dirname(pfConf))).filter((n) => n.endsWith(".tmp")), []);
+  });
+});
+
+describe("token keys: one per mode and anchor or user", () => {
+  it("anchor persist/test1 and persist mode for test1 hold separate references; removing one keeps the other", async () => {
+    const { pfConf, stateDir } = await scratch("stock.conf");
+    let next = 100;
+    const rec = recorder((c) =>
+      c.args[0] === "-E" ? { stderr: `pf enabled\nToken : ${next++}\n` } : undefined
+    );
+    const o = { runner: rec.runner, pfConf, stateDir };
+    assert.equal(await applyAnchor(seed, "persist/test1", o), true);
+    assert.equal(await applyPersist(seed, o), true);
+    assert.equal(rec.calls.filter((c) => c.args[0] === "-E").length, 2, "each took its own reference");
+    const files = await readdir(stateDir);
+    assert.equal(files.length, 2, `two token files: ${files}`);
+
+    await removeAnchor("persist/test1", o);
+    assert.equal(argv(rec.calls).at(-1), `${PFCTL} -X 100`);
+    assert.equal((await readdir(stateDir)).length, 1, "the persist token file stays");
+    assert.equal(await removePersist("test1", o), 1);
+    assert.equal(argv(rec.calls).at(-1), `${PFCTL} -X 101`, "persist mode releases its own reference");
+    assert.deepEqual(await readdir(stateDir), []);
+  });
+
+  it("an anchor too long to name its token file is a RangeError saying so, before pfctl runs", async () => {
+    const { stateDir } = await scratch("stock.conf");
+    const long = Array(4).fill("a".repeat(63)).join("/"); // the longest anchor the grammar allows
+    const rec = recorder(anchorEnabled);
+    await assert.rejects(applyAnchor(seed, long, { runner: rec.runner, stateDir }), (err: Error) => {
+      assert.ok(err instanceof RangeError);
+      assert.match(err.message, /^anchor: .* is too long to name its token file: 261 bytes .*, at most 210$/);
+      return true;
+    });
+    assert.deepEqual(rec.calls, []);
+    // 3 x 63 + 3 x "%2F" + 12 = 210 bytes encoded: the limit, with room for the temp file's suffix.
+    const fits = Array(3).fill("a".repeat(63)).join("/") + "/" + "a".repeat(12);
+    await assert.rejects(applyAnchor(seed, fits + "a", { runner: rec.runner, stateDir }), RangeError);
+    assert.equal(await applyAnchor(seed, fits, { runner: rec.runner, stateDir }), true);
+    assert.deepEqual(await readdir(stateDir), [`pf-anchor-${fits.replaceAll("/", "%2F")}.token`]);
+  });
+
+  it("over many (mode, name) pairs every token file name is distinct and decodes back to its pair", async () => {
+    const { pfConf, stateDir } = await scratch("stock.conf");
+    const parts = [
+      "persist",
+      "anchor",
+      "test1",
+      "a",
+      "a-b",
+      "a.b",
+      "b",
+      "_",
+      "2F",
+      "sockbuf.test1",
+      "com.apple",
+    ];
+    const anchors = [...parts, ...parts.flatMap((p) => parts.map((q) => `${p}/${q}`)), "a/b/c/d", "a-b/c"];
+    const users = ["test1", "a", "persist", "anchor", "_", "a-b", "a.b", "b", "F2", "501", "x.2F"];
+    let next = 1;
+    const byToken = new Map<string, string>();
+    const rec = recorder((c) => {
+      if (c.args[0] !== "-E") return undefined;
+      const token = String(next++);
+      return { stderr: `Token : ${token}\n` };
+    });
+    const o = { runner: rec.runner, pfConf, stateDir };
+    for (const anchor of anchors) {
+      await applyAnchor(seed, anchor, o);
+      byToken.set(String(next - 1), `anchor ${anchor}`);
+    }
+    for (const user of users) {
+      await applyPersist(buildPfRules({ user, routeTo: "utun4" }), o);
+      byToken.set(String(next - 1), `persist ${user}`);
+    }
+    assert.equal(next - 1, anchors.length + users.length, "every pair took a reference of its own");
+    const files = (await readdir(stateDir)).sort();
+    assert.equal(files.length, anchors.length + users.length, "one file per pair");
+    for (const file of files) {
+      // decodeURIComponent is the oracle: the name is mode, '-', then the name percent-encoded.
+      const m = /^pf-(anchor|persist)-(.+)\.token$/.exec(file);
+      assert.ok(m, file);
+      const token = (await readFile(join(stateDir, file), "utf8")).trim();
+      assert.equal(`${m[1]} ${decodeURIComponent(m[2])}`, byToken.get(token), file);
+    }
+    // Removal releases exactly each pair's own token.
+    for (const anchor of anchors.slice(0, 20)) {
+      await removeAnchor(anchor, o);
+      const released = argv(rec.calls).at(-1)!.split(" ").at(-1)!;
+      assert.equal(byToken.get(released), `anchor ${anchor}`);
+    }
+    for (const user of users) {
+      await removePersist(user, o);
+      const released = argv(rec.calls).at(-1)!.split(" ").at(-1)!;
+      assert.equal(byToken.get(released), `persist ${user}`);
+    }
+    assert.equal((await readdir(stateDir)).length, anchors.length - 20);
   });
 });
