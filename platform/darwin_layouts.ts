@@ -10,7 +10,10 @@
  * are LP64 little-endian, the same on x86_64 and arm64. Bit fields are allocated LSB first.
  *
  * XNU copies `min(asked, its size)` bytes and returns that length: fields past it decode to
- * `undefined`. Data and the decoders only; the calls live in darwin.ts.
+ * `undefined`. The private tables describe xnu-4570 (macOS 10.13) and later; before it the
+ * TFO run was shorter and the ECN bits sat elsewhere. tests/darwin_layout_oracle.test.ts
+ * checks every field against clang's layout for arm64 and x86_64 Darwin targets. Data and the
+ * decoders only; the calls live in darwin.ts.
  *
  * @module
  */
@@ -256,34 +259,37 @@ export interface DarwinPrivateTcpInfoFields extends DarwinTfoFields {
    * write_probe_failed 2, read_probe_failed 4, conn_probe_failed 8.
    */
   connstatus: number | undefined;
-  /** 1 when the client side attempted ECN setup (bit 0 of the u16 at 246; 252 bytes and up, xnu-3248). */
+  /**
+   * 1 when the client side attempted ECN setup: bit 15 of the u16 at 244, the bit the TFO run
+   * leaves free (xnu-4570 layout). The other ECN and interface bits follow in the u16 at 246.
+   */
   ecnClientSetup: number | undefined;
-  /** 1 when the server side attempted ECN setup (bit 1; xnu-3248). */
+  /** 1 when the server side attempted ECN setup (bit 0 of the u16 at 246). */
   ecnServerSetup: number | undefined;
-  /** 1 when the peer negotiated ECN (bit 2; xnu-3248). */
+  /** 1 when the peer negotiated ECN (bit 1). */
   ecnSuccess: number | undefined;
-  /** 1 when a SYN with ECN setup was lost (bit 3; xnu-3248). */
+  /** 1 when a SYN with ECN setup was lost (bit 2). */
   ecnLostSyn: number | undefined;
-  /** 1 when a SYN-ACK with ECN setup was lost (bit 4; xnu-3248). */
+  /** 1 when a SYN-ACK with ECN setup was lost (bit 3). */
   ecnLostSynack: number | undefined;
-  /** 1 when the peer is on this host or subnet (bit 5; xnu-3248). */
+  /** 1 when the peer is on this host or subnet (bit 4). */
   localPeer: number | undefined;
-  /** 1 when the interface is cellular (bit 6; xnu-3248). */
+  /** 1 when the interface is cellular (bit 5). */
   ifCell: number | undefined;
-  /** 1 when the interface is Wi-Fi (bit 7; xnu-3248). */
+  /** 1 when the interface is Wi-Fi (bit 6). */
   ifWifi: number | undefined;
-  /** 1 when the interface is wired (bit 8; xnu-4570, 0 before). */
+  /** 1 when the interface is wired (bit 7; xnu-4570). */
   ifWired: number | undefined;
-  /** 1 when the interface is Wi-Fi infrastructure (bit 9; xnu-4570, 0 before). */
+  /** 1 when the interface is Wi-Fi infrastructure (bit 8; xnu-4570). */
   ifWifiInfra: number | undefined;
-  /** 1 when the interface is Wi-Fi AWDL (bit 10; xnu-4570, 0 before). */
+  /** 1 when the interface is Wi-Fi AWDL (bit 9; xnu-4570). */
   ifWifiAwdl: number | undefined;
-  /** 1 when the sender uses a delay-based (background) algorithm (bit 11; xnu-4570, 0 before). */
+  /** 1 when the sender uses a delay-based (background) algorithm (bit 10; xnu-4570). */
   sndBackground: number | undefined;
-  /** 1 when the receiver uses a delay-based (background) algorithm (bit 12; xnu-4570, 0 before). */
+  /** 1 when the receiver uses a delay-based (background) algorithm (bit 11; xnu-4570). */
   rcvBackground: number | undefined;
   /**
-   * 1 when L4S is enabled (bit 13; xnu-11417, 0 on xnu-11215). `undefined` from kernels
+   * 1 when L4S is enabled (bit 12; xnu-11417, 0 on xnu-11215). `undefined` from kernels
    * returning 352 bytes or fewer.
    */
   l4sEnabled: number | undefined;
@@ -366,7 +372,12 @@ const TFO = [
   ["tfo_onebyte_proxy", "tfoOnebyteProxy"],
 ] as const satisfies readonly (readonly [string, C & P])[];
 
-/** The u16 at 246 of the private struct, LSB first (bits 14–15 unused). */
+/**
+ * The ECN and interface bits of the private struct, in declaration order. XNU declares them
+ * as a `u_int16_t` run of their own after the 15 TFO bits, and a run continues in a storage
+ * unit with room left: the first takes bit 15 of the u16 at 244, the rest bits 0–12 of the
+ * u16 at 246 (bits 13–15 unused).
+ */
 const ECN_IF = [
   ["ecn_client_setup", "ecnClientSetup"],
   ["ecn_server_setup", "ecnServerSetup"],
@@ -383,6 +394,12 @@ const ECN_IF = [
   ["rcv_background", "rcvBackground"],
   ["l4s_enabled", "l4sEnabled"],
 ] as const satisfies readonly (readonly [string, P])[];
+
+/** Places the ECN/interface bits: the first at bit 15 of the u16 at 244, then the u16 at 246. */
+function ecnIfBits(names: readonly (readonly [string, P])[]): Field<P>[] {
+  const [[c, key], ...rest] = names;
+  return [{ c, key, offset: 244, type: "u16", bits: { shift: 15, width: 1 } }, ...bitWord(rest, 246, "u16")];
+}
 
 function bitWord<K extends string>(
   names: readonly (readonly [string, K])[],
@@ -475,7 +492,7 @@ const privateCommon: readonly Field<P>[] = [
   ...bitWord(TFO, 244, "u16"),
 ];
 
-/** Offsets 246..335, after the ECN/interface word's bits 0–12 (bit 13 differs by version). */
+/** Offsets 248..335, after the ECN/interface bits (whose last, `l4s_enabled`, differs by version). */
 const privateMiddle: readonly Field<P>[] = [
   { c: "ecn_recv_ce", key: "ecnRecvCe", offset: 248, type: "u32" },
   { c: "ecn_recv_cwr", key: "ecnRecvCwr", offset: 252, type: "u32" },
@@ -518,7 +535,7 @@ export const DARWIN_PRIVATE_TCP_INFO_352: Layout<keyof DarwinPrivateTcpInfoField
   absent: [...L4S_COUNTERS.map((f) => f.key), "l4sEnabled"],
   fields: [
     ...privateCommon,
-    ...bitWord(ECN_IF.slice(0, 13), 246, "u16"),
+    ...ecnIfBits(ECN_IF.slice(0, 13)),
     ...privateMiddle,
     { c: "flow_control_total_time", key: "flowControlTotalTime", offset: 336, type: "u64" },
     { c: "rcvwnd_limited_total_time", key: "rcvwndLimitedTotalTime", offset: 344, type: "u64" },
@@ -534,7 +551,7 @@ export const DARWIN_PRIVATE_TCP_INFO: Layout<keyof DarwinPrivateTcpInfoFields> =
   size: 408,
   fields: [
     ...privateCommon,
-    ...bitWord(ECN_IF, 246, "u16"),
+    ...ecnIfBits(ECN_IF),
     ...privateMiddle,
     ...L4S_COUNTERS,
     { c: "flow_control_total_time", key: "flowControlTotalTime", offset: 392, type: "u64" },

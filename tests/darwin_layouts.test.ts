@@ -1,7 +1,9 @@
 /**
  * macOS layouts, checked on any OS by decoding byte fixtures. Every offset below is typed
- * from the XNU headers (xnu-11417.101.15, via /work/shared/FACTS.md §4 and the research
- * report), not read from the tables under test, so a wrong table entry fails here.
+ * from the XNU headers (xnu-11417.101.15, via /work/shared/FACTS.md §4), not read from the
+ * tables under test. A fixture typed from the same reading as a table cannot catch a shared
+ * misreading (these once put the ECN bits one bit off, as the tables did): the independent
+ * check is tests/darwin_layout_oracle.test.ts, which compares the tables with clang's layout.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -192,7 +194,14 @@ const PRIVATE_352: readonly Spec[] = [
   ["flowControlTotalTime", 336, "u64", 2 ** 40 + 336],
   ["rcvwndLimitedTotalTime", 344, "u64", 2 ** 40 + 344],
 ];
-const PRIVATE_352_BITS = [...bitSpecs(TFO_BITS, 244, "u16"), ...bitSpecs(ECN_BITS.slice(0, 13), 246, "u16")];
+// The ECN run is declared apart from the TFO run, but a run continues in a unit with room:
+// its first bit is the free bit 15 of the u16 at 244, the rest start at bit 0 of the next u16.
+const ECN_FIRST: Spec = ["ecnClientSetup", 244, "u16", 15];
+const PRIVATE_352_BITS = [
+  ...bitSpecs(TFO_BITS, 244, "u16"),
+  ECN_FIRST,
+  ...bitSpecs(ECN_BITS.slice(1, 13), 246, "u16"),
+];
 // xnu-11215.1.10 and later (408 bytes): seven L4S counters at 336..391, limited times at 392/400.
 const PRIVATE_408: readonly Spec[] = [
   ...PRIVATE_COMMON,
@@ -206,7 +215,11 @@ const PRIVATE_408: readonly Spec[] = [
   ["flowControlTotalTime", 392, "u64", 2 ** 40 + 392],
   ["rcvwndLimitedTotalTime", 400, "u64", 2 ** 40 + 400],
 ];
-const PRIVATE_408_BITS = [...bitSpecs(TFO_BITS, 244, "u16"), ...bitSpecs(ECN_BITS, 246, "u16")];
+const PRIVATE_408_BITS = [
+  ...bitSpecs(TFO_BITS, 244, "u16"),
+  ECN_FIRST,
+  ...bitSpecs(ECN_BITS.slice(1), 246, "u16"),
+];
 
 interface Case {
   name: string;
@@ -430,13 +443,23 @@ describe("macOS layouts", () => {
   });
 
   it("reads the limited-time fields at 392/400 from a 408-byte private tcp_info", () => {
-    const got = decodeDarwinPrivateTcpInfo(full(CASES[2], (o) => (o === 246 ? 1 << 13 : 0)), 408);
+    const got = decodeDarwinPrivateTcpInfo(full(CASES[2], (o) => (o === 246 ? 1 << 12 : 0)), 408);
     assert.equal(got.receivedCePackets, 2 ** 40 + 336);
     assert.equal(got.deliveredCeBytes, 2 ** 40 + 384);
     assert.equal(got.flowControlTotalTime, 2 ** 40 + 392);
     assert.equal(got.rcvwndLimitedTotalTime, 2 ** 40 + 400);
     assert.equal(got.l4sEnabled, 1);
+    assert.equal(got.rcvBackground, 0);
     assert.equal(got.length, 408);
+  });
+
+  it("reads ecnClientSetup from bit 15 of the u16 at 244, after the 15 TFO bits", () => {
+    for (const c of [CASES[1], CASES[2]]) {
+      const got = decode(c.layout, full(c, (o) => (o === 244 ? 0x8000 : 0)), c.size);
+      assert.equal(got.ecnClientSetup, 1, c.name);
+      assert.equal(got.tfoOnebyteProxy, 0, c.name);
+      assert.equal(got.ecnServerSetup, 0, c.name);
+    }
   });
 
   it("gives decoded private tcp_info the same keys at every length", () => {
