@@ -48,7 +48,10 @@ export interface RunResult {
 export interface RunOptions {
   /** Text written to the process's stdin, which is then closed; without it stdin is empty. */
   readonly stdin?: string;
-  /** Milliseconds before the process is killed (SIGKILL) as hung; default 30,000. */
+  /**
+   * Milliseconds before the process is killed (SIGKILL) as hung, from 0 to 2147483647
+   * (setTimeout's limit, about 24.8 days); default 30,000.
+   */
   readonly timeoutMs?: number;
 }
 
@@ -93,6 +96,9 @@ export function checkCommand(file: string, args: readonly string[]): void {
  * The default runner: `node:child_process` `spawn` with `shell: false`, stdout and stderr
  * collected, stdin fed from `options.stdin`. Deno needs `--allow-run` for it.
  *
+ * @throws {TypeError} for a relative `file`, bad `args`, or a `timeoutMs` that is not a number
+ * @throws {RangeError} for a `timeoutMs` outside 0 to 2147483647
+ *
  * @example Running a harmless real command
  * ```ts
  * import { defaultRunner } from "@sockbuf/sockbuf/route";
@@ -107,6 +113,20 @@ export function defaultRunner(
   options: RunOptions = {},
 ): Promise<RunResult> {
   checkCommand(file, args);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  // setTimeout fires at once past 2^31 − 1 ms, which would kill the process at start.
+  if (typeof timeoutMs !== "number") {
+    throw new TypeError(
+      `Expected timeoutMs as a number of milliseconds, got ${
+        typeof timeoutMs === "string" ? `the string "${timeoutMs}"` : typeof timeoutMs
+      }`,
+    );
+  }
+  if (!(timeoutMs >= 0 && timeoutMs <= 2 ** 31 - 1)) {
+    throw new RangeError(
+      `Expected timeoutMs as a number of milliseconds from 0 to ${2 ** 31 - 1}, got ${timeoutMs}`,
+    );
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(file, [...args], { shell: false, stdio: ["pipe", "pipe", "pipe"] });
     const out: Uint8Array[] = [];
@@ -117,7 +137,6 @@ export function defaultRunner(
     child.stdin.on("error", () => {});
     child.stdin.end(options.stdin ?? "");
     // ip and pfctl answer in milliseconds; one that does not is killed rather than waited on.
-    const timeoutMs = options.timeoutMs ?? 30_000;
     let hung = false;
     const timer = setTimeout(() => {
       hung = true;

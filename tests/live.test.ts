@@ -2,12 +2,21 @@
  * watch(), drained() and lowLatencyWriter() on real loopback connections, on both runtimes.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as net from "node:net";
 import process from "node:process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { drained, inspect, lowLatencyWriter, SockbufError, watch } from "../mod.ts";
+import {
+  drained,
+  inspect,
+  inspectSync,
+  lowLatencyBody,
+  lowLatencyWriter,
+  SockbufError,
+  watch,
+} from "../mod.ts";
+import type { BunServeRequest, DenoServeRequest } from "../types.ts";
 import { hasTool, needs, runtime, sleep, ssFor, stalledPair } from "./_helpers.ts";
 
 const linux = process.platform === "linux";
@@ -144,7 +153,10 @@ describe("drained()", { skip: !unix && "Linux and macOS only" }, () => {
       assert.ok(err instanceof SockbufError);
       assert.equal(err.code, "ECONNRESET");
       assert.equal(err.errno, 104, "Linux's ECONNRESET");
-      assert.match(err.message, /connection closed with \d+ bytes unacknowledged: ECONNRESET \(errno 104\)$/);
+      assert.match(
+        err.message,
+        /connection was reset or timed out with \d+ bytes unacknowledged: ECONNRESET \(errno 104\)$/,
+      );
       return true;
     });
   });
@@ -389,4 +401,565 @@ describe("lowLatencyWriter()", { skip: !unix && "Linux and macOS only" }, () => 
     assert.throws(() => lowLatencyWriter(s, { lowat: 1.5 }), RangeError);
     assert.throws(() => lowLatencyWriter(s, { pollMs: -1 }), RangeError);
   });
+});
+
+/**
+ * A python3 peer that resets its connection on demand (`SO_LINGER` 0, then close): the
+ * kernel sends RST, as when a peer crashes. Its receive buffer is 4 KiB, and it never reads.
+ */
+const RESET_PEER = `
+import socket, struct, sys
+def small(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    return s
+if sys.argv[1] == "listen":
+    l = small(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+    l.bind(("127.0.0.1", 0))
+    l.listen(1)
+    print(l.getsockname()[1], flush=True)
+    c, _ = l.accept()
+else:
+    c = small(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+    c.connect(("127.0.0.1", int(sys.argv[2])))
+    c.sendall(b"GET / HTTP/1.1\\r\\nHost: sockbuf\\r\\n\\r\\n")
+    print(c.getsockname()[1], flush=True)
+sys.stdin.readline()
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()
+print("reset", flush=True)
+sys.stdin.readline()
+`;
+
+interface ResetPeer {
+  /** The port it listens on ("listen"), or its own local port ("connect"). */
+  port: number;
+  /** Resets the connection; resolves once the peer has closed it. */
+  reset(): Promise<void>;
+  close(): void;
+}
+
+/** Starts the python3 peer: listening for one connection, or connecting to `port` with an HTTP GET. */
+async function resetPeer(mode: "listen" | "connect", port = 0): Promise<ResetPeer> {
+  const child = spawn("python3", ["-c", RESET_PEER, mode, String(port)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines: string[] = [];
+  let wake = () => {};
+  let text = "";
+  child.stdout!.on("data", (d: Uint8Array) => {
+    text += new TextDecoder().decode(d);
+    const parts = text.split("\n");
+    text = parts.pop()!;
+    lines.push(...parts);
+    wake();
+  });
+  const line = async () => {
+    while (!lines.length) await within(5000, new Promise<void>((r) => (wake = r)), "the python3 peer");
+    return lines.shift()!;
+  };
+  return {
+    port: Number(await line()),
+    async reset() {
+      child.stdin!.write("\n");
+      assert.equal(await line(), "reset");
+    },
+    close() {
+      child.stdin!.end();
+      child.kill();
+    },
+  };
+}
+
+/** `promise`, or a rejection naming `what` if it has not settled within `ms`. */
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Polls until `ok()` holds, for at most `ms`. */
+async function until(ok: () => boolean, ms: number, what: string): Promise<void> {
+  for (const end = performance.now() + ms; !ok();) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** The error a promise rejected with, or a failure if it resolved. */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error("resolved, but it should have rejected");
+}
+
+function assertCode(err: unknown, codes: string[], what: string): void {
+  assert.ok(err instanceof SockbufError, `${what}: expected a SockbufError, got ${err}`);
+  assert.ok(
+    codes.includes(err.code),
+    `${what}: expected ${codes.join(" or ")}, got ${err.code}: ${err.message}`,
+  );
+}
+
+/**
+ * Every socket kind the library writes to, connected to the python3 peer. `codes` is what a
+ * wait loop must end with after the reset; `watchEnds` what watch() does: throw that code,
+ * or end quietly where the runtime closes the socket without saying why.
+ */
+const resetKinds: {
+  name: string;
+  skip: string | false;
+  codes: string[];
+  watchEnds: "throws" | "throws or ends";
+  connect(port: number): Promise<{ socket: object; afterReset?(): Promise<void>; close(): void }>;
+}[] = [
+  {
+    name: "Deno.connect",
+    skip: runtime !== "deno" && "Deno's API: not in Bun",
+    codes: ["ECONNRESET"],
+    watchEnds: "throws",
+    async connect(port) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      return {
+        socket: conn,
+        // The oracle: the runtime's own read sees the reset too (sockbuf did not consume it).
+        async afterReset() {
+          await assert.rejects(conn.read(new Uint8Array(16)), Deno.errors.ConnectionReset);
+        },
+        close: () => conn.close(),
+      };
+    },
+  },
+  {
+    name: "node:net",
+    skip: false,
+    codes: ["ECONNRESET"],
+    watchEnds: "throws",
+    async connect(port) {
+      const socket = net.connect(port, "127.0.0.1");
+      const errors: string[] = [];
+      socket.on("error", (e: NodeJS.ErrnoException) => errors.push(e.code ?? String(e)));
+      await new Promise((r) => socket.once("connect", r));
+      return {
+        socket,
+        async afterReset() {
+          await until(() => errors.length > 0, 2000, "node:net's error event");
+          assert.deepEqual(errors, ["ECONNRESET"], "node:net saw the reset");
+        },
+        close: () => socket.destroy(),
+      };
+    },
+  },
+  {
+    name: "Bun.connect",
+    skip: runtime !== "bun" && "Bun's API: not in Deno",
+    // Bun closes its socket on the reset without recording why: a loop that sees the fd
+    // gone first can only say the socket closed.
+    codes: ["ECONNRESET", "ENOTCONN"],
+    watchEnds: "throws or ends",
+    async connect(port) {
+      const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      return { socket, close: () => socket.terminate() };
+    },
+  },
+];
+
+describe("every wait loop ends when the peer resets the connection", {
+  skip: !linux && "Linux: SO_LINGER 0 resets from a python3 peer",
+}, () => {
+  const lowat = 4096;
+  const message = new Uint8Array(1000).fill(0x72);
+  for (const kind of resetKinds) {
+    for (const latest of [false, true]) {
+      it(
+        `the writer (latest: ${latest}), drained() and watch() settle with ${
+          kind.codes.join("/")
+        } (${kind.name})`,
+        { skip: kind.skip },
+        async (t) => {
+          if (!needs(t, hasTool("python3"), "python3")) return;
+          const peer = await resetPeer("listen");
+          const { socket, afterReset, close } = await kind.connect(peer.port);
+          const stream = lowLatencyWriter(socket as never, { lowat, latest });
+          const writer = stream.getWriter();
+          try {
+            // Write until the peer's 4 KiB window and then lowat are full.
+            const pumped = (async () => {
+              for (;;) {
+                await writer.write(message);
+                if (latest) await sleep(1);
+              }
+            })();
+            pumped.catch(() => {});
+            await until(
+              () => (inspectSync(socket as never).unsent ?? 0) >= lowat,
+              5000,
+              "unsent to reach lowat",
+            );
+            const waiting = drained(socket as never, { timeoutMs: 60_000 });
+            waiting.catch(() => {});
+            const snapshots: string[] = [];
+            const watching = (async () => {
+              for await (const buf of watch(socket as never, { intervalMs: 5 })) snapshots.push(buf.state);
+            })();
+            watching.catch(() => {});
+            await until(() => snapshots.length > 0, 2000, "a first snapshot");
+            const sentBefore = stream.sent;
+            await peer.reset();
+            const t0 = performance.now();
+            assertCode(await within(2000, rejection(pumped), "the writer"), kind.codes, "writer");
+            assertCode(await within(2000, rejection(waiting), "drained()"), kind.codes, "drained()");
+            const watched = await within(2000, watching.then(() => undefined, (e) => e), "watch()");
+            if (kind.watchEnds === "throws" || watched !== undefined) {
+              assertCode(watched, kind.codes, "watch()");
+            }
+            assert.ok(performance.now() - t0 < 2000);
+            await assert.rejects(writer.closed, (e) => e instanceof SockbufError, "the stream errored");
+            if (latest) {
+              assert.ok(stream.sent >= sentBefore);
+            }
+            await afterReset?.();
+          } finally {
+            await writer.abort().catch(() => {});
+            close();
+            peer.close();
+          }
+        },
+      );
+    }
+  }
+
+  it("a lowLatencyBody writer, drained() and watch() on a Deno.serve request settle", {
+    skip: runtime !== "deno" && "Deno's API: not in Bun",
+  }, async (t) => {
+    if (!needs(t, hasTool("python3"), "python3")) return;
+    await serveReset((handler) => {
+      const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen() {} },
+        (_req, info): Response => handler({ server, info }),
+      );
+      return Promise.resolve({ port: server.addr.port, close: () => server.shutdown() });
+    });
+  });
+
+  it("a lowLatencyBody writer, drained() and watch() on a Bun.serve request settle", {
+    skip: runtime !== "bun" && "Bun's API: not in Deno",
+  }, async (t) => {
+    if (!needs(t, hasTool("python3"), "python3")) return;
+    await serveReset((handler) => {
+      const server = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: (request: Request) => handler({ server, request }),
+      });
+      return Promise.resolve({ port: server.port, close: () => server.stop(true) });
+    });
+  });
+
+  /** A serve form's request, reset by the python3 client while a lowLatencyBody writer waits. */
+  async function serveReset(
+    start: (
+      handler: (req: DenoServeRequest | BunServeRequest) => Response,
+    ) => Promise<{ port: number; close(): unknown }>,
+  ) {
+    const lowat = 4096;
+    let writerError: Promise<unknown> | undefined;
+    let request: unknown;
+    let written = 0;
+    const server = await start((req) => {
+      request = req;
+      const { readable, writable } = lowLatencyBody(req, { lowat });
+      const writer = writable.getWriter();
+      writerError = rejection((async () => {
+        for (;;) {
+          await writer.write(new Uint8Array(1000).fill(0x62));
+          written++;
+        }
+      })());
+      writerError.catch(() => {});
+      return new Response(readable, { headers: { "cache-control": "no-transform" } });
+    });
+    const peer = await resetPeer("connect", server.port);
+    try {
+      await until(() => writerError !== undefined, 5000, "the request");
+      await until(() => (inspectSync(request as never).unsent ?? 0) >= lowat, 5000, "unsent to reach lowat");
+      const waiting = rejection(drained(request as never, { timeoutMs: 60_000 }));
+      const watching = (async () => {
+        for await (const _ of watch(request as never, { intervalMs: 5 }));
+      })().then(() => undefined, (e) => e);
+      const before = written;
+      await peer.reset();
+      // The runtime may close the connection on the reset before a loop sees it: ENOTCONN.
+      const codes = ["ECONNRESET", "ENOTCONN"];
+      assertCode(await within(2000, writerError!, "the lowLatencyBody writer"), codes, "writer");
+      assertCode(await within(2000, waiting, "drained()"), codes, "drained()");
+      const watched = await within(2000, watching, "watch()");
+      if (watched !== undefined) assertCode(watched, codes, "watch()");
+      assert.ok(written >= before);
+    } finally {
+      peer.close();
+      await server.close();
+    }
+  }
+});
+
+describe(
+  "millisecond options past setTimeout's 2^31 − 1 ms limit",
+  { skip: !unix && "Linux and macOS only" },
+  () => {
+    it("drained({ timeoutMs: 2 ** 31 }) waits rather than timing out at once; Infinity never times out", async () => {
+      const pair = await stalledPair();
+      try {
+        pair.client.write(new Uint8Array(8 << 20)); // more than the reader's receive buffer holds
+        await sleep(20);
+        for (const timeoutMs of [2 ** 31, 2 ** 40, Infinity]) {
+          const ctl = new AbortController();
+          const waiting = drained(pair.client, { timeoutMs, signal: ctl.signal });
+          const early = await Promise.race([
+            waiting.then(() => "resolved", (e) => e),
+            sleep(150).then(() => "pending"),
+          ]);
+          assert.equal(early, "pending", `timeoutMs ${timeoutMs}: settled early with ${early}`);
+          ctl.abort(new Error("enough"));
+          await assert.rejects(waiting, { message: "enough" });
+        }
+      } finally {
+        await pair.close();
+      }
+    });
+
+    it("watch({ intervalMs: 2 ** 31 }) takes one snapshot, then waits", async () => {
+      const pair = await stalledPair();
+      try {
+        let n = 0;
+        for await (
+          const _ of watch(pair.client, { intervalMs: 2 ** 31, signal: AbortSignal.timeout(200) })
+        ) n++;
+        assert.equal(n, 1, `${n} snapshots in 200 ms`);
+      } finally {
+        await pair.close();
+      }
+    });
+
+    it("lowLatencyWriter({ pollMs: 2 ** 31 }) checks again only after that long", async () => {
+      const pair = await stalledPair();
+      try {
+        pair.client.write(new Uint8Array(8 << 20)); // unsent stays above lowat until the reader reads
+        await sleep(30);
+        const writer = lowLatencyWriter(pair.client, { lowat: 16384, pollMs: 2 ** 31 }).getWriter();
+        const pending = writer.write(new Uint8Array(100)).then(() => "written", (e) => e);
+        await sleep(20);
+        pair.resumeReader(); // room appears now, but the next check is 2^31 ms away
+        await sleep(300);
+        assert.equal(await Promise.race([pending, Promise.resolve("waiting")]), "waiting");
+        await writer.abort(new Error("stop"));
+        assert.match(String(await pending), /stop/);
+      } finally {
+        await pair.close();
+      }
+    });
+  },
+);
+
+describe("option checks name the option and what was given", () => {
+  const s = new net.Socket();
+  const notSignal = /^Expected signal as an AbortSignal, got an object$/;
+  it("a signal that is not an AbortSignal is a TypeError naming signal", async () => {
+    await assert.rejects(watch(0, { signal: {} as never }).next(), { name: "TypeError", message: notSignal });
+    await assert.rejects(drained(0, { signal: {} as never }), { name: "TypeError", message: notSignal });
+    assert.throws(() => lowLatencyWriter(s, { signal: {} as never }), {
+      name: "TypeError",
+      message: notSignal,
+    });
+    assert.throws(
+      () => lowLatencyBody({ server: {}, info: {} } as never, { signal: {} as never }),
+      { name: "TypeError", message: notSignal },
+    );
+  });
+
+  it("a millisecond option of another type is a TypeError that says the type", async () => {
+    const message = (name: string) =>
+      new RegExp(`^Expected ${name} as a number of milliseconds, got the string "5"$`);
+    await assert.rejects(watch(0, { intervalMs: "5" as never }).next(), {
+      name: "TypeError",
+      message: message("intervalMs"),
+    });
+    await assert.rejects(drained(0, { timeoutMs: "5" as never }), {
+      name: "TypeError",
+      message: message("timeoutMs"),
+    });
+    assert.throws(() => lowLatencyWriter(s, { pollMs: "5" as never }), {
+      name: "TypeError",
+      message: message("pollMs"),
+    });
+    assert.throws(() => lowLatencyWriter(s, { lowat: "5" as never }), {
+      name: "TypeError",
+      message: /^Expected lowat as a number of bytes, got the string "5"$/,
+    });
+    assert.throws(() => lowLatencyWriter(s, { latest: "yes" as never }), {
+      name: "TypeError",
+      message: /^Expected latest as a boolean, got the string "yes"$/,
+    });
+    await assert.rejects(watch(0, 5 as never).next(), {
+      name: "TypeError",
+      message: /^Expected options as an object, got the number 5$/,
+    });
+  });
+
+  it("an out-of-range millisecond option is a RangeError that names it and the range", async () => {
+    await assert.rejects(watch(0, { intervalMs: -1 }).next(), {
+      name: "RangeError",
+      message: /^Expected intervalMs as a finite number of milliseconds from 0, got -1$/,
+    });
+    await assert.rejects(watch(0, { intervalMs: Infinity }).next(), {
+      name: "RangeError",
+      message: /intervalMs.*got Infinity$/,
+    });
+    await assert.rejects(drained(0, { timeoutMs: NaN }), {
+      name: "RangeError",
+      message: /^Expected timeoutMs as a number of milliseconds from 0 to Infinity, got NaN$/,
+    });
+    assert.throws(() => lowLatencyWriter(s, { pollMs: -0.5 }), {
+      name: "RangeError",
+      message: /pollMs.*got -0.5$/,
+    });
+  });
+});
+
+describe("a writer after this side has shut down sending", { skip: !unix && "Linux and macOS only" }, () => {
+  const shutdowns: {
+    name: string;
+    skip: string | false;
+    open(): Promise<{ socket: object; close(): unknown }>;
+  }[] = [
+    {
+      name: "node:net end()",
+      skip: false,
+      async open() {
+        const pair = await stalledPair();
+        pair.client.on("error", () => {});
+        pair.client.end();
+        return { socket: pair.client, close: () => pair.close() };
+      },
+    },
+    {
+      name: "Deno conn closeWrite()",
+      skip: runtime !== "deno" && "Deno's API: not in Bun",
+      async open() {
+        const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+        const peer = await listener.accept();
+        await conn.closeWrite();
+        return {
+          socket: conn,
+          close() {
+            conn.close();
+            peer.close();
+            listener.close();
+          },
+        };
+      },
+    },
+    {
+      name: "Bun socket shutdown()",
+      skip: runtime !== "bun" && "Bun's API: not in Deno",
+      async open() {
+        const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+        const socket = await Bun.connect({
+          hostname: "127.0.0.1",
+          port: listener.port,
+          socket: { data() {} },
+        });
+        socket.shutdown();
+        return {
+          socket,
+          close() {
+            socket.terminate();
+            listener.stop(true);
+          },
+        };
+      },
+    },
+  ];
+  for (const s of shutdowns) {
+    it(`rejects with EPIPE, naming the state (${s.name})`, { skip: s.skip }, async () => {
+      const { socket, close } = await s.open();
+      try {
+        await until(() => inspectSync(socket as never).state.startsWith("FIN_WAIT"), 2000, "the FIN");
+        for (const latest of [false, true]) {
+          const stream = lowLatencyWriter(socket as never, { latest });
+          const writer = stream.getWriter();
+          const err = await within(
+            2000,
+            rejection(writer.write(new Uint8Array(10)).then(() => writer.closed)),
+            "write",
+          );
+          assertCode(err, ["EPIPE"], `latest: ${latest}`);
+          assert.match((err as Error).message, /this side has shut down sending \(FIN_WAIT_[12]\)/);
+          assert.equal(stream.sent, 0);
+        }
+      } finally {
+        await close();
+      }
+    });
+  }
+});
+
+describe("what drained() cannot see: a serve form's response bytes still in the runtime", () => {
+  // Documents a limit (README, drained()'s JSDoc): called before the runtime starts writing
+  // the response, drained() resolves at once, with the whole body still to send.
+  const body = new Uint8Array(8 << 20).fill(0x64);
+  const serves: {
+    name: string;
+    skip: string | false;
+    start(h: (r: never) => Promise<Response>): { port: number; close(): unknown };
+  }[] = [
+    {
+      name: "Deno.serve",
+      skip: runtime !== "deno" && "Deno's API: not in Bun",
+      start(h) {
+        const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve(
+          { hostname: "127.0.0.1", port: 0, onListen() {} },
+          (_req, info) => h({ server, info } as never),
+        );
+        return { port: server.addr.port, close: () => server.shutdown() };
+      },
+    },
+    {
+      name: "Bun.serve",
+      skip: runtime !== "bun" && "Bun's API: not in Deno",
+      start(h) {
+        const server = Bun.serve({
+          hostname: "127.0.0.1",
+          port: 0,
+          fetch: (request: Request) => h({ server, request } as never),
+        });
+        return { port: server.port, close: () => server.stop(true) };
+      },
+    },
+  ];
+  for (const s of serves) {
+    it(
+      `drained() resolves with queued 0 before ${s.name} writes an 8 MiB body`,
+      { skip: s.skip },
+      async () => {
+        let queuedThen: number | undefined;
+        const server = s.start(async (req) => {
+          queuedThen = (await drained(req, { timeoutMs: 1000 })).queued;
+          return new Response(body);
+        });
+        try {
+          const got = await (await fetch(`http://127.0.0.1:${server.port}/`)).arrayBuffer();
+          assert.equal(queuedThen, 0, "drained() resolved at once");
+          assert.equal(got.byteLength, body.length, "and every byte was still to send");
+        } finally {
+          await server.close();
+        }
+      },
+    );
+  }
 });

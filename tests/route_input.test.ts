@@ -255,6 +255,17 @@ describe("the default runner", () => {
     assert.ok(Date.now() - started < 5_000, "it returned long before sleep would have");
   });
 
+  it("refuses a timeoutMs setTimeout cannot wait, rather than killing the program at once", () => {
+    assert.throws(() => defaultRunner("/bin/sleep", ["0.1"], { timeoutMs: 2 ** 31 }), {
+      name: "RangeError",
+      message: /^Expected timeoutMs as a number of milliseconds from 0 to 2147483647, got 2147483648$/,
+    });
+    assert.throws(() => defaultRunner("/bin/sleep", ["0.1"], { timeoutMs: "5" as never }), {
+      name: "TypeError",
+      message: /^Expected timeoutMs as a number of milliseconds, got the string "5"$/,
+    });
+  });
+
   it("refuses a relative executable, which a PATH lookup could redirect", () => {
     assert.throws(() => defaultRunner("printf", ["x"]), /^TypeError: file:/);
     assert.throws(() => defaultRunner("/bin/echo", ["a\0b"]), /^TypeError: args:/);
