@@ -522,6 +522,28 @@ describe(
     );
 
     it(
+      "unrouteUser from four processes at once: every one succeeds, and together they removed our two",
+      { timeout: 60_000 },
+      async (t) => {
+        if (!needs(t, root && hasTool(IP, ["-V"]), NEEDS_ROOT)) return;
+        await inNamespaces(async ({ a, api, apiAsync }) => {
+          const before = snapshot(a);
+          const added = api("add", { user: 4242, dev: "rt0", gateway: "10.231.0.2" });
+          assert.ok(!added.error, JSON.stringify(added.error));
+          const startAt = Date.now() + (runtime === "deno" ? 3000 : 1500);
+          const results = await Promise.all(
+            [1, 2, 3, 4].map(() => apiAsync("remove", { user: 4242 }, startAt, 500)),
+          );
+          console.log("four removing processes:", JSON.stringify(results));
+          for (const r of results) assert.ok(!r.error, `every process succeeds: ${JSON.stringify(r.error)}`);
+          const removed = results.map((r) => (r.result as { removed: number }).removed);
+          assert.equal(removed.reduce((n, m) => n + m, 0), 2, "one rule and one route, each removed once");
+          assert.equal(snapshot(a), before, "nothing of ours is left");
+        });
+      },
+    );
+
+    it(
       "an IPv6 gateway written non-canonically is the same gateway: a second add changes nothing",
       { timeout: 60_000 },
       async (t) => {
