@@ -2,8 +2,9 @@
  * Send all TCP and UDP traffic of one local user out through another interface, such as a
  * VPN tunnel, with one API on Linux and macOS:
  *
- * - Linux: `ip rule add uidrange U-U lookup T priority P` and
- *   `ip route replace default [via GW] dev IF table T` (table `100000 + uid`, priority 10000 by default).
+ * - Linux: `ip rule add uidrange U-U lookup T priority P protocol 115` and
+ *   `ip route add default [via GW] dev IF table T proto 115` (table `100000 + uid`, priority 10000 by
+ *   default; protocol 115, {@linkcode PROTOCOL}, marks what sockbuf made: only that is listed and removed).
  * - macOS: a pf rule `pass out quick on ! IF route-to (IF GW) inet proto { tcp udp } from any to any user U`,
  *   loaded into the anchor `com.apple/sockbuf.U` (or, with `persist`, inserted into `/etc/pf.conf`);
  *   see `@sockbuf/sockbuf/pf`.
@@ -32,7 +33,7 @@ import type {
   DriverPaths,
   RouteResult,
   UnrouteResult,
-  UserRoute,
+  UserRouteList,
 } from "./platform/route_types.ts";
 import {
   quote,
@@ -50,7 +51,9 @@ import {
 export { defaultRunner, type Runner, type RunOptions, type RunResult } from "./platform/runner.ts";
 export {
   type DriverPaths,
+  type ForeignEntry,
   PfConfError,
+  PROTOCOL,
   RouteCommandError,
   RouteError,
   type RouteFailure,
@@ -58,6 +61,7 @@ export {
   RouteUnsupportedError,
   type UnrouteResult,
   type UserRoute,
+  type UserRouteList,
 } from "./platform/route_types.ts";
 
 /**
@@ -78,7 +82,7 @@ export {
  * };
  * console.log(await listUserRoutes(common)); // []
  * console.log(await unrouteUser({ ...common, user: 4242, family: "inet" })); // { removed: 0 }
- * console.log(calls.length, calls[0]); // 4 /sbin/ip -j -4 rule show
+ * console.log(calls.length, calls[0]); // 4 /sbin/ip -N -j -4 rule show
  * ```
  */
 export interface RouteCommonOptions {
@@ -113,9 +117,9 @@ export interface RouteCommonOptions {
  *   priority: 9000,
  * };
  * await routeUser({ ...options, os: "linux", runner, paths: { ip: "/sbin/ip" } });
- * console.log(calls.filter((c) => !c.startsWith("-j")).join("\n"));
- * // -4 rule add uidrange 4242-4242 lookup 200 priority 9000
- * // -4 route replace default via 10.8.0.1 dev wg0 table 200
+ * console.log(calls.filter((c) => !c.startsWith("-N -j")).join("\n"));
+ * // -4 rule add uidrange 4242-4242 lookup 200 priority 9000 protocol 115
+ * // -4 route add default via 10.8.0.1 dev wg0 table 200 proto 115
  * ```
  */
 export interface RouteUserOptions extends RouteCommonOptions {
@@ -153,8 +157,8 @@ export interface RouteUserOptions extends RouteCommonOptions {
  *     code: 0,
  *     stderr: "",
  *     stdout: args.includes("rule")
- *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242"}]'
- *       : '[{"dst":"default","gateway":"fd00::1","dev":"wg0"}]',
+ *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242","protocol":"115"}]'
+ *       : '[{"dst":"default","gateway":"fd00::1","dev":"wg0","protocol":"115"}]',
  *   });
  * const options: UnrouteUserOptions = { user: 4242, family: "inet6" }; // no `dev`: any interface
  * const result = await unrouteUser({ ...options, os: "linux", runner, paths: { ip: "/sbin/ip" } });
@@ -177,7 +181,7 @@ export type UnrouteUserOptions = Omit<RouteUserOptions, "dev"> & { dev?: string 
  *     stdout: file === "/usr/bin/id"
  *       ? "4242\n"
  *       : args.includes("rule") && args.includes("-4")
- *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242"},' +
+ *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242","protocol":"115"},' +
  *         '{"priority":10000,"src":"all","uid_start":501,"uid_end":501,"table":"100501"}]'
  *       : "[]",
  *   });
@@ -249,7 +253,10 @@ function check(options: UnrouteUserOptions, needDev: boolean): CheckedRoute {
 
 /**
  * Routes all TCP and UDP traffic of `user` out through `dev`. Idempotent: running it twice
- * leaves one rule and one route (`changed` is false the second time).
+ * leaves one rule and one route (`changed` is false the second time), also when the calls
+ * overlap, in one process or several. Addresses compare as addresses, not spellings
+ * (`fd00:50:0:0::fe` is `fd00:50::fe`). On Linux a default route in the table that sockbuf did
+ * not make is not taken over: the call fails with `RouteCommandError` (`exists`) naming it.
  *
  * @param options what to route; see {@linkcode RouteUserOptions}
  * @returns the route as applied and whether anything changed
@@ -285,10 +292,12 @@ export async function routeUser(options: RouteUserOptions): Promise<RouteResult>
 /**
  * Removes exactly the rule and route {@linkcode routeUser} made for `user` (same table and
  * priority, or on macOS the same anchor or pf.conf lines), and releases the pf reference it
- * took. Removing what is not there succeeds with `removed: 0`.
+ * took. Removing what is not there succeeds with `removed: 0`. On Linux only entries carrying
+ * sockbuf's protocol mark ({@linkcode PROTOCOL}) are removed; a rule for the user's table or a
+ * default route in it that lacks the mark is left alone and reported in `foreign`.
  *
  * @param options whose route to remove; `dev` narrows it to routes through that interface
- * @returns how many rules, routes or lines were removed
+ * @returns how many rules, routes or lines were removed, and what was left alone as not ours
  * @throws {TypeError} naming the field, for input that fails its grammar, before anything runs
  * @throws {RangeError} naming the field, for a uid, table or priority out of range
  * @throws {RouteCommandError} when a command fails
@@ -304,7 +313,7 @@ export async function routeUser(options: RouteUserOptions): Promise<RouteResult>
  *   return Promise.resolve({ code: 0, stdout: "[]", stderr: "" });
  * };
  * const { removed } = await unrouteUser({ user: 4242, os: "linux", runner, paths: { ip: "/sbin/ip" } });
- * console.log(removed, spawned[0]); // 0 /sbin/ip -j -4 rule show
+ * console.log(removed, spawned[0]); // 0 /sbin/ip -N -j -4 rule show
  * ```
  */
 export async function unrouteUser(options: UnrouteUserOptions): Promise<UnrouteResult> {
@@ -314,17 +323,19 @@ export async function unrouteUser(options: UnrouteUserOptions): Promise<UnrouteR
 }
 
 /**
- * The per-user routes in place: on Linux every `ip rule` for a single uid that looks up a
- * numbered table, with that table's default routes (`ip -j rule show`, `ip -j route show table T`);
- * on macOS our anchors under `com.apple` (`pfctl -a ANCHOR -sr`) and our pf.conf lines.
+ * The per-user routes sockbuf made: on Linux every `ip rule` carrying its protocol mark
+ * ({@linkcode PROTOCOL}), with the marked default routes of its table (`ip -N -j rule show`,
+ * `ip -N -j route show table T`); on macOS our anchors under `com.apple` (`pfctl -a ANCHOR -sr`)
+ * and our pf.conf lines. On Linux, single-uid rules without the mark and unmarked default
+ * routes in our tables are reported in the list's `foreign` property, not in the list.
  *
  * @param options an optional user to narrow the list to
- * @returns one entry per rule and route
+ * @returns one entry per rule and route of ours; `foreign` holds the others found next to them
  * @throws {TypeError} naming the field, for input that fails its grammar
  * @throws {RouteCommandError} when a command fails
  * @throws {RouteUnsupportedError} on an OS other than Linux and macOS
  *
- * @example Reading a recorded `ip -j rule show`
+ * @example Reading a recorded `ip -N -j rule show`
  * ```ts
  * import { listUserRoutes } from "@sockbuf/sockbuf/route";
  *
@@ -333,16 +344,21 @@ export async function unrouteUser(options: UnrouteUserOptions): Promise<UnrouteR
  *     code: 0,
  *     stderr: "",
  *     stdout: args.includes("rule") && args.includes("-4")
- *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242"}]'
- *       : args.includes("route") ? '[{"dst":"default","gateway":"10.0.0.1","dev":"wg0"}]' : "[]",
+ *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242","protocol":"115"}]'
+ *       : args.includes("route") ? '[{"dst":"default","gateway":"10.0.0.1","dev":"wg0","protocol":"115"}]' : "[]",
  *   });
  * const [route] = await listUserRoutes({ os: "linux", runner, paths: { ip: "/sbin/ip" } });
  * console.log(route.uid, route.dev, route.table); // 4242 wg0 104242
  * ```
  */
-export async function listUserRoutes(options: ListUserRoutesOptions = {}): Promise<UserRoute[]> {
+export async function listUserRoutes(options: ListUserRoutesOptions = {}): Promise<UserRouteList> {
   if (typeof options !== "object" || options === null) throw new TypeError("options: expected an object");
   const user = options.user === undefined ? undefined : validateUser(options.user, "user");
   const { runner, os, paths } = common(options);
-  return await (await routeDriver(os)).list(user === undefined ? {} : { user }, runner, paths);
+  const routes = await (await routeDriver(os)).list(user === undefined ? {} : { user }, runner, paths);
+  // The Linux driver attaches what it found of others'; macOS reports none.
+  if (!Object.hasOwn(routes, "foreign")) {
+    Object.defineProperty(routes, "foreign", { value: [], enumerable: false });
+  }
+  return routes as UserRouteList;
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { listUserRoutes, routeUser, unrouteUser, type UserRoute } from "../route.ts";
+import { type ForeignEntry, listUserRoutes, routeUser, unrouteUser, type UserRoute } from "../route.ts";
 import { EXIT, out, parseFlags, table, UsageError } from "./common.ts";
 
 const USAGE = `Usage: sockbuf route add    --user U --dev IF [--gateway IP] [flags]
@@ -15,7 +15,8 @@ Send all TCP and UDP traffic of local user U (a name or uid) out through interfa
 for example a VPN tunnel. Linux: "ip rule add uidrange U-U lookup TABLE" and a default
 route in TABLE. macOS: pf rules in our own anchor (pfctl -a … -f -), with a pf reference
 taken by pfctl -E and released on removal; pf is never disabled. Needs root. Adding twice
-changes nothing; removal leaves nothing of ours behind.
+changes nothing; removal leaves nothing of ours behind. On Linux our rules and routes carry
+protocol 115; remove and list touch only those and print the others as "left alone".
 
   --user U        the user: a name or a uid
   --dev IF        the interface the traffic leaves through
@@ -53,6 +54,27 @@ function describe(r: UserRoute): string[] {
   ];
 }
 
+/** Entries sockbuf did not make, one line each in ip's own words, under a heading saying so. */
+function foreignLines(foreign: readonly ForeignEntry[] | undefined): string {
+  if (!foreign?.length) return "";
+  const kv = (key: string, value: unknown) => value === undefined ? [] : [key, String(value)];
+  const line = (f: ForeignEntry) =>
+    [
+      ` ${f.family}`,
+      ...(f.kind === "rule"
+        ? [
+          "rule",
+          ...kv("uidrange", `${f.uid}-${f.uid}`),
+          ...kv("lookup", f.table),
+          ...kv("priority", f.priority),
+        ]
+        : ["route default", ...kv("via", f.gateway), ...kv("dev", f.dev), ...kv("table", f.table)]),
+      ...kv("metric", f.metric),
+      ...kv(f.kind === "rule" ? "protocol" : "proto", f.protocol),
+    ].join(" ");
+  return `\nnot made by sockbuf, left alone:\n${foreign.map(line).join("\n")}`;
+}
+
 /** Runs `sockbuf route`. */
 export async function route(args: string[]): Promise<number> {
   const [action, ...rest] = args;
@@ -85,13 +107,15 @@ export async function route(args: string[]): Promise<number> {
     need("user");
     const r = await unrouteUser({ ...options, ...(v.dev === undefined ? { dev: undefined } : {}) });
     result = r;
-    text = r.removed ? `removed ${r.removed} rule(s) and route(s)` : "nothing of ours to remove";
+    text = (r.removed ? `removed ${r.removed} rule(s) and route(s)` : "nothing of ours to remove") +
+      foreignLines(r.foreign);
   } else if (action === "list") {
     const routes = await listUserRoutes(v.user === undefined ? {} : { user: v.user });
     result = routes;
     text = routes.length
       ? table(routes.map(describe), ["left", "left", "left", "left"]).join("\n")
       : "no per-user routes";
+    text += foreignLines(routes.foreign);
   } else {
     throw new UsageError(`expected add, remove or list, got ${JSON.stringify(action ?? "")}`);
   }

@@ -123,7 +123,9 @@ export interface RouteCommandDetail {
  * const calls: string[] = [];
  * const runner: Runner = (file, args) => {
  *   calls.push(args.join(" "));
- *   if (!args.includes("replace")) return Promise.resolve({ code: 0, stdout: "[]", stderr: "" });
+ *   if (!(args.includes("route") && args.includes("add"))) {
+ *     return Promise.resolve({ code: 0, stdout: "[]", stderr: "" });
+ *   }
  *   // What iproute2 prints for an interface that does not exist:
  *   return Promise.resolve({ code: 1, stdout: "", stderr: 'Cannot find device "wg9"\n' });
  * };
@@ -132,9 +134,9 @@ export interface RouteCommandDetail {
  * } catch (err) {
  *   if (!(err instanceof RouteCommandError)) throw err;
  *   console.log(err.argv.join(" "), err.exitCode, err.reason, err.interface);
- *   // /sbin/ip -4 route replace default dev wg9 table 104242 1 no-such-interface wg9
+ *   // /sbin/ip -4 route add default dev wg9 table 104242 proto 115 1 no-such-interface wg9
  *   console.log(calls.at(-1)); // the rule just added is undone:
- *   // -4 rule del uidrange 4242-4242 lookup 104242 priority 10000
+ *   // -4 rule del uidrange 4242-4242 lookup 104242 priority 10000 protocol 115
  * }
  * ```
  */
@@ -452,8 +454,8 @@ export interface DriverPaths {
  *     code: 0,
  *     stderr: "",
  *     stdout: args.includes("rule")
- *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242"}]'
- *       : '[{"dst":"default","gateway":"10.8.0.1","dev":"wg0"}]',
+ *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242","protocol":"115"}]'
+ *       : '[{"dst":"default","gateway":"10.8.0.1","dev":"wg0","protocol":"115"}]',
  *   });
  * const options = {
  *   user: 4242,
@@ -485,8 +487,8 @@ export interface RouteResult {
  * const runner: Runner = (_file, args) => {
  *   calls.push(args.join(" "));
  *   const stdout = args.includes("rule")
- *     ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242"}]'
- *     : '[{"dst":"default","gateway":"10.8.0.1","dev":"wg0"}]';
+ *     ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242","protocol":"115"}]'
+ *     : '[{"dst":"default","gateway":"10.8.0.1","dev":"wg0","protocol":"115"}]';
  *   return Promise.resolve({ code: 0, stdout, stderr: "" });
  * };
  * const paths = { ip: "/sbin/ip" };
@@ -499,13 +501,108 @@ export interface RouteResult {
  * });
  * console.log(result.removed); // 2
  * console.log(calls.filter((c) => c.includes(" del ")).join("\n"));
- * // -4 rule del uidrange 4242-4242 lookup 104242 priority 10000
- * // -4 route del default via 10.8.0.1 dev wg0 table 104242
+ * // -4 rule del uidrange 4242-4242 lookup 104242 priority 10000 protocol 115
+ * // -4 route del default via 10.8.0.1 dev wg0 table 104242 proto 115
  * ```
  */
 export interface UnrouteResult {
   /** Rules, routes or pf.conf lines removed; 0 when there was nothing of ours. */
   readonly removed: number;
+  /**
+   * Linux: rules and routes in the user's place that sockbuf did not make (they lack its
+   * protocol mark), left alone; present only when there are some.
+   */
+  readonly foreign?: readonly ForeignEntry[];
+}
+
+/**
+ * The routing protocol number sockbuf marks its Linux rules (`ip rule add … protocol 115`) and
+ * routes (`ip route add … proto 115`) with. Only entries carrying it are listed as ours and
+ * removed; 115 is used by no routing daemon we know of (see the README's Linux section).
+ *
+ * @example The command that shows every route sockbuf made
+ * ```ts
+ * import { PROTOCOL } from "@sockbuf/sockbuf/route";
+ *
+ * console.log(`ip route show table all proto ${PROTOCOL}`); // ip route show table all proto 115
+ * ```
+ */
+export const PROTOCOL = 115;
+
+/**
+ * A Linux rule or route sockbuf found next to its own but did not make (it lacks sockbuf's
+ * protocol mark, 115), so it is listed and left alone rather than removed: a rule for a single
+ * uid that looks up a numbered table, or a default route in a table one of our rules uses.
+ *
+ * @example Someone else's default route in the user's table is reported, not removed (recorded)
+ * ```ts
+ * import { type ForeignEntry, type Runner, unrouteUser } from "@sockbuf/sockbuf/route";
+ *
+ * const runner: Runner = (_file, args) =>
+ *   Promise.resolve({
+ *     code: 0,
+ *     stderr: "",
+ *     stdout: args.includes("route") ? '[{"dst":"default","gateway":"10.8.0.1","dev":"wg0","protocol":"4"}]' : "[]",
+ *   });
+ * const { removed, foreign } = await unrouteUser({
+ *   user: 4242,
+ *   family: "inet",
+ *   os: "linux",
+ *   runner,
+ *   paths: { ip: "/sbin/ip" },
+ * });
+ * const [route]: readonly ForeignEntry[] = foreign ?? [];
+ * console.log(removed, route.kind, route.table, route.protocol); // 0 route 104242 4
+ * ```
+ */
+export interface ForeignEntry {
+  /** An `ip rule` or a route. */
+  readonly kind: "rule" | "route";
+  /** Its address family. */
+  readonly family: "inet" | "inet6";
+  /** Rules: the uid the rule matches. */
+  readonly uid?: number;
+  /** The table the rule looks up, or the route is in. */
+  readonly table: number;
+  /** Rules: the priority. */
+  readonly priority?: number;
+  /** Routes: the interface. */
+  readonly dev?: string;
+  /** Routes: the next hop, as `ip` prints it. */
+  readonly gateway?: string;
+  /** Routes: the metric, when `ip` shows one. */
+  readonly metric?: number;
+  /** Its routing protocol number (0 unspec, 3 boot for `ip route add`, 4 static, …). */
+  readonly protocol: number;
+}
+
+/**
+ * What `listUserRoutes` returns: an array of sockbuf's own routes, plus `foreign`, the entries
+ * next to them that sockbuf did not make (Linux; always empty on macOS). `foreign` is not
+ * enumerable, so the array prints, compares and serializes as the plain list of ours.
+ *
+ * @example Ours in the array, the rest in `foreign` (recorded `ip`, not run)
+ * ```ts
+ * import { listUserRoutes, type Runner, type UserRouteList } from "@sockbuf/sockbuf/route";
+ *
+ * const runner: Runner = (_file, args) =>
+ *   Promise.resolve({
+ *     code: 0,
+ *     stderr: "",
+ *     stdout: args.includes("rule") && args.includes("-4")
+ *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242","protocol":"115"},' +
+ *         '{"priority":9000,"src":"all","uid_start":501,"uid_end":501,"table":"100501"}]'
+ *       : args.includes("104242")
+ *       ? '[{"dst":"default","gateway":"10.8.0.1","dev":"wg0","protocol":"115"}]'
+ *       : "[]",
+ *   });
+ * const routes: UserRouteList = await listUserRoutes({ os: "linux", runner, paths: { ip: "/sbin/ip" } });
+ * console.log(routes.map((r) => r.uid), routes.foreign.map((f) => `${f.kind} ${f.uid}`)); // [ 4242 ] [ "rule 501" ]
+ * ```
+ */
+export interface UserRouteList extends Array<UserRoute> {
+  /** Entries next to ours that sockbuf did not make; listed, never touched. */
+  readonly foreign: readonly ForeignEntry[];
 }
 
 /** One OS's per-user routing, chosen by `platform/mod.ts`. */
