@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type ForeignEntry, listUserRoutes, routeUser, unrouteUser, type UserRoute } from "../route.ts";
+import { type ForeignEntry, listUserRoutes, routeUser, unrouteUser, type UserRoute } from "../route/mod.ts";
 import { EXIT, out, parseFlags, table, UsageError } from "./common.ts";
 
 const USAGE = `Usage: sockbuf route add    --user U --dev IF [--gateway IP] [flags]

@@ -8,7 +8,6 @@ import { darwin } from "./darwin.ts";
 import { linux } from "./linux.ts";
 import type { Platform } from "./types.ts";
 import { unsupported } from "./unsupported.ts";
-import { type RouteDriver, RouteUnsupportedError } from "./route_types.ts";
 
 export type { Platform } from "./types.ts";
 
@@ -28,16 +27,4 @@ let current: Platform | undefined;
 /** The running OS's platform, chosen once. */
 export function platform(): Platform {
   return current ??= selectPlatform(hostOs());
-}
-
-/**
- * The per-user routing driver for an OS: linux → `ip rule` (platform/ip_rule.ts), darwin → pf
- * (platform/pf.ts). Loaded on first use, so importing the core never loads process-spawning code.
- *
- * @throws {RouteUnsupportedError} for any other OS
- */
-export async function routeDriver(os: string = hostOs()): Promise<RouteDriver> {
-  if (os === "linux") return (await import("./ip_rule.ts")).ipRuleDriver;
-  if (os === "darwin") return (await import("./pf.ts")).pfDriver;
-  throw new RouteUnsupportedError(os === "win32" ? "windows" : os);
 }

@@ -2,8 +2,8 @@
  * A recording runner for the routing tests: it starts nothing, keeps every call's argv and
  * stdin, and answers from a responder the test writes (default: exit 0, no output).
  */
-import type { Runner, RunResult } from "../platform/runner.ts";
-import { checkCommand } from "../platform/runner.ts";
+import type { Runner, RunResult } from "../route/runner.ts";
+import { checkCommand } from "../route/runner.ts";
 
 /** One recorded call. */
 export interface Call {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { parseIpLiteral } from "../platform/ip.ts";
-import { validateIp } from "../platform/validate.ts";
+import { validateIp } from "../route/_validate.ts";
 import { hasTool, hex as hexOf, needs } from "./_helpers.ts";
 
 /** Seeded, so a failure can be run again. */

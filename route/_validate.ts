@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parseIpLiteral } from "./ip.ts";
+import { parseIpLiteral } from "../platform/ip.ts";
 
 const MAX_U32 = 0xffff_ffff;
 

@@ -12,13 +12,13 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { readFileSync } from "node:fs";
-import { defaultRunner, RouteCommandError, routeUser, unrouteUser } from "../route.ts";
-import { resolveUid } from "../platform/ip_rule.ts";
+import { defaultRunner, RouteCommandError, routeUser, unrouteUser } from "../route/mod.ts";
+import { resolveUid } from "../route/_ip_rule.ts";
 import { hasTool, needs, otherUser, run, runtime, sleep } from "./_helpers.ts";
 import { recorder } from "./_runner.ts";
 
 const IP = "/usr/sbin/ip";
-/** The protocol number sockbuf marks its rules and routes with (see platform/ip_rule.ts). */
+/** The protocol number sockbuf marks its rules and routes with (see route/_ip_rule.ts). */
 const PROTOCOL = 115;
 const linux = process.platform === "linux";
 const paths = { ip: IP, id: "/usr/bin/id" };

@@ -51,7 +51,7 @@ import {
   type RouteResult,
   type UnrouteResult,
   type UserRoute,
-} from "./route_types.ts";
+} from "./types.ts";
 import {
   type Protocol,
   validateAnchor,
@@ -61,7 +61,7 @@ import {
   validatePath,
   validateProtocols,
   validateUser,
-} from "./validate.ts";
+} from "./_validate.ts";
 
 /**
  * pfctl's fixed path on macOS.

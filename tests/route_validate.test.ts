@@ -5,9 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildPfRules } from "../pf.ts";
-import { defaultRunner, listUserRoutes, routeUser, type RouteUserOptions, unrouteUser } from "../route.ts";
-import { validateAnchor, validateInterface, validateIp, validateUser } from "../platform/validate.ts";
+import { buildPfRules } from "../route/pf.ts";
+import {
+  defaultRunner,
+  listUserRoutes,
+  routeUser,
+  type RouteUserOptions,
+  unrouteUser,
+} from "../route/mod.ts";
+import { validateAnchor, validateInterface, validateIp, validateUser } from "../route/_validate.ts";
 import { recorder } from "./_runner.ts";
 
 const good: RouteUserOptions = { user: "test1", dev: "utun4", gateway: "192.168.15.2" };

@@ -26,15 +26,9 @@
  *
  * @module
  */
-import { routeDriver } from "./platform/mod.ts";
-import { defaultRunner, type Runner } from "./platform/runner.ts";
-import type {
-  CheckedRoute,
-  DriverPaths,
-  RouteResult,
-  UnrouteResult,
-  UserRouteList,
-} from "./platform/route_types.ts";
+import { routeDriver } from "./_driver.ts";
+import { defaultRunner, type Runner } from "./runner.ts";
+import type { CheckedRoute, DriverPaths, RouteResult, UnrouteResult, UserRouteList } from "./types.ts";
 import {
   quote,
   validateAnchor,
@@ -46,9 +40,9 @@ import {
   validateProtocols,
   validateTable,
   validateUser,
-} from "./platform/validate.ts";
+} from "./_validate.ts";
 
-export { defaultRunner, type Runner, type RunOptions, type RunResult } from "./platform/runner.ts";
+export { defaultRunner, type Runner, type RunOptions, type RunResult } from "./runner.ts";
 export {
   type DriverPaths,
   type ForeignEntry,
@@ -62,7 +56,7 @@ export {
   type UnrouteResult,
   type UserRoute,
   type UserRouteList,
-} from "./platform/route_types.ts";
+} from "./types.ts";
 
 /**
  * Options shared by every call.

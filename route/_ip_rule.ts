@@ -45,9 +45,9 @@ import {
   type RouteResult,
   type UnrouteResult,
   type UserRoute,
-} from "./route_types.ts";
-import { validateUid } from "./validate.ts";
-import { parseIpLiteral } from "./ip.ts";
+} from "./types.ts";
+import { validateUid } from "./_validate.ts";
+import { parseIpLiteral } from "../platform/ip.ts";
 
 /** Where `ip` may live; the first that exists is used. */
 export const IP_PATHS: readonly string[] = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"];

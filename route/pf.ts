@@ -61,8 +61,8 @@ export {
   removePersist,
   removePfConfRules,
   showAnchor,
-} from "./platform/pf.ts";
-export { defaultRunner, type Runner, type RunOptions, type RunResult } from "./platform/runner.ts";
+} from "./_pfctl.ts";
+export { defaultRunner, type Runner, type RunOptions, type RunResult } from "./runner.ts";
 export {
   PfConfError,
   PfStateError,
@@ -71,5 +71,5 @@ export {
   RouteCommandError,
   RouteError,
   type RouteFailure,
-} from "./platform/route_types.ts";
-export type { Protocol } from "./platform/validate.ts";
+} from "./types.ts";
+export type { Protocol } from "./_validate.ts";

@@ -37,8 +37,8 @@ import {
   removePfConfRules,
   RouteCommandError,
   RouteError,
-} from "../pf.ts";
-import { listUserRoutes, routeUser, unrouteUser } from "../route.ts";
+} from "../route/pf.ts";
+import { listUserRoutes, routeUser, unrouteUser } from "../route/mod.ts";
 import { hasTool, needs } from "./_helpers.ts";
 import { type Call, disablesPf, recorder } from "./_runner.ts";
 

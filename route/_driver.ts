@@ -1,0 +1,21 @@
+/**
+ * The one routing file that looks at the OS: picks the Linux (`ip rule`) or macOS (pf) driver.
+ *
+ * @module
+ */
+import process from "node:process";
+import { type RouteDriver, RouteUnsupportedError } from "./types.ts";
+
+/**
+ * The per-user routing driver for an OS: linux → `ip rule` (route/_ip_rule.ts), darwin → pf
+ * (route/_pfctl.ts). Each is loaded on first use, so one OS never loads the other's code.
+ * The default is `process.platform` (node:process, the same in Deno and Bun), which the
+ * routing code already relies on: it loads no FFI, unlike the core's OS probe.
+ *
+ * @throws {RouteUnsupportedError} for any other OS
+ */
+export async function routeDriver(os: string = process.platform): Promise<RouteDriver> {
+  if (os === "linux") return (await import("./_ip_rule.ts")).ipRuleDriver;
+  if (os === "darwin") return (await import("./_pfctl.ts")).pfDriver;
+  throw new RouteUnsupportedError(os === "win32" ? "windows" : os);
+}
