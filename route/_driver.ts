@@ -8,7 +8,7 @@ import { type RouteDriver, RouteUnsupportedError } from "./types.ts";
 
 /**
  * The per-user routing driver for an OS: linux → `ip rule` (route/_ip_rule.ts), darwin → pf
- * (route/_pfctl.ts). Each is loaded on first use, so one OS never loads the other's code.
+ * (route/_pf_driver.ts). Each is loaded on first use, so one OS never loads the other's code.
  * The default is `process.platform` (node:process, the same in Deno and Bun), which the
  * routing code already relies on: it loads no FFI, unlike the core's OS probe.
  *
@@ -16,6 +16,6 @@ import { type RouteDriver, RouteUnsupportedError } from "./types.ts";
  */
 export async function routeDriver(os: string = process.platform): Promise<RouteDriver> {
   if (os === "linux") return (await import("./_ip_rule.ts")).ipRuleDriver;
-  if (os === "darwin") return (await import("./_pfctl.ts")).pfDriver;
+  if (os === "darwin") return (await import("./_pf_driver.ts")).pfDriver;
   throw new RouteUnsupportedError(os === "win32" ? "windows" : os);
 }

@@ -41,25 +41,29 @@
  */
 export {
   APPLE_ANCHOR,
-  applyAnchor,
-  applyPersist,
   buildPfRules,
   defaultAnchor,
+  pfAnchorText,
+  type PfRuleOptions,
+  type PfRuleSet,
+} from "./_pf_rules.ts";
+export {
+  applyPersist,
   findPfConfRules,
   insertPfConfRules,
+  pfConfMarker,
+  removePersist,
+  removePfConfRules,
+} from "./_pf_conf.ts";
+export {
+  applyAnchor,
   listAnchors,
   PF_CONF_PATH,
   PF_STATE_DIR,
-  pfAnchorText,
-  pfConfMarker,
   PFCTL_PATH,
   pfctlFailure,
   type PfctlOptions,
-  type PfRuleOptions,
-  type PfRuleSet,
   removeAnchor,
-  removePersist,
-  removePfConfRules,
   showAnchor,
 } from "./_pfctl.ts";
 export { defaultRunner, type Runner, type RunOptions, type RunResult } from "./runner.ts";
