@@ -4,7 +4,8 @@
  * @module
  */
 import process from "node:process";
-import { type RouteDriver, RouteUnsupportedError } from "./types.ts";
+import { RouteUnsupportedError } from "./errors.ts";
+import type { RouteDriver } from "./types.ts";
 
 /**
  * The per-user routing driver for an OS: linux → `ip rule` (route/_ip_rule.ts), darwin → pf

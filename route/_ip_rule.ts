@@ -33,15 +33,13 @@
  * @module
  */
 import { findExecutable, type Runner, type RunResult } from "./runner.ts";
+import { RouteCommandError, RouteError, type RouteFailure } from "./errors.ts";
 import {
   type CheckedRoute,
   type DriverPaths,
   type ForeignEntry,
   PROTOCOL,
-  RouteCommandError,
   type RouteDriver,
-  RouteError,
-  type RouteFailure,
   type RouteResult,
   type UnrouteResult,
   type UserRoute,

@@ -8,7 +8,7 @@
  * @module
  */
 import { readFile, rename, stat, unlink } from "node:fs/promises";
-import { PfConfError } from "./types.ts";
+import { PfConfError } from "./errors.ts";
 import { validateUser } from "./_validate.ts";
 import type { PfRuleSet } from "./_pf_rules.ts";
 import { clearStaleTemps, tokenPath, writeAtomically, writeTemp } from "./_pf_state.ts";

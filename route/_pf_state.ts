@@ -17,7 +17,7 @@ import { constants } from "node:fs";
 import { type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import process from "node:process";
-import { PfStateError } from "./types.ts";
+import { PfStateError } from "./errors.ts";
 
 /** The uid whose files we trust besides root's: ours. Root can write anything anyway. */
 function trusted(uid: number): boolean {

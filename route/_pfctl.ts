@@ -11,7 +11,7 @@
  */
 import { unlink } from "node:fs/promises";
 import type { Runner, RunResult } from "./runner.ts";
-import { type RouteCommandDetail, RouteCommandError, RouteError } from "./types.ts";
+import { type RouteCommandDetail, RouteCommandError, RouteError } from "./errors.ts";
 import { validateAnchor, validatePath } from "./_validate.ts";
 import { APPLE_ANCHOR, pfAnchorText, type PfRuleSet } from "./_pf_rules.ts";
 import { checkStateDir, readToken, tokenPath, writeAtomically } from "./_pf_state.ts";

@@ -28,7 +28,17 @@
  */
 import { routeDriver } from "./_driver.ts";
 import { defaultRunner, type Runner } from "./runner.ts";
-import type { CheckedRoute, DriverPaths, RouteResult, UnrouteResult, UserRouteList } from "./types.ts";
+import type {
+  CheckedRoute,
+  DriverPaths,
+  ListUserRoutesOptions,
+  RouteCommonOptions,
+  RouteResult,
+  RouteUserOptions,
+  UnrouteResult,
+  UnrouteUserOptions,
+  UserRouteList,
+} from "./types.ts";
 import {
   quote,
   validateAnchor,
@@ -44,154 +54,25 @@ import {
 
 export { defaultRunner, type Runner, type RunOptions, type RunResult } from "./runner.ts";
 export {
-  type DriverPaths,
-  type ForeignEntry,
   PfConfError,
-  PROTOCOL,
   RouteCommandError,
   RouteError,
   type RouteFailure,
-  type RouteResult,
   RouteUnsupportedError,
+} from "./errors.ts";
+export {
+  type DriverPaths,
+  type ForeignEntry,
+  type ListUserRoutesOptions,
+  PROTOCOL,
+  type RouteCommonOptions,
+  type RouteResult,
+  type RouteUserOptions,
   type UnrouteResult,
+  type UnrouteUserOptions,
   type UserRoute,
   type UserRouteList,
 } from "./types.ts";
-
-/**
- * Options shared by every call.
- *
- * @example One set of options for every call (recorded, not run)
- * ```ts
- * import { listUserRoutes, type RouteCommonOptions, unrouteUser } from "@sockbuf/sockbuf/route";
- *
- * const calls: string[] = [];
- * const common: RouteCommonOptions = {
- *   os: "linux",
- *   paths: { ip: "/sbin/ip" },
- *   runner: (file, args) => {
- *     calls.push([file, ...args].join(" "));
- *     return Promise.resolve({ code: 0, stdout: "[]", stderr: "" });
- *   },
- * };
- * console.log(await listUserRoutes(common)); // []
- * console.log(await unrouteUser({ ...common, user: 4242, family: "inet" })); // { removed: 0 }
- * console.log(calls.length, calls[0]); // 4 /sbin/ip -N -j -4 rule show
- * ```
- */
-export interface RouteCommonOptions {
-  /**
-   * Starts every process; default {@linkcode defaultRunner}. Pass a recording runner to see
-   * the exact argv and stdin without running anything.
-   */
-  runner?: Runner;
-  /** The OS whose driver to use (`linux` or `darwin`); default the running one. */
-  os?: string;
-  /** Executables and files the drivers use; each defaults to the system's own and must be an absolute path. */
-  paths?: DriverPaths;
-}
-
-/**
- * What to route, for {@linkcode routeUser}; {@linkcode unrouteUser} takes the same fields, `dev` optional.
- *
- * @example A table and priority of your own (recorded, not run)
- * ```ts
- * import { routeUser, type RouteUserOptions, type Runner } from "@sockbuf/sockbuf/route";
- *
- * const calls: string[] = [];
- * const runner: Runner = (_file, args) => {
- *   calls.push(args.join(" "));
- *   return Promise.resolve({ code: 0, stdout: "[]", stderr: "" });
- * };
- * const options: RouteUserOptions = {
- *   user: 4242,
- *   dev: "wg0",
- *   gateway: "10.8.0.1",
- *   table: 200,
- *   priority: 9000,
- * };
- * await routeUser({ ...options, os: "linux", runner, paths: { ip: "/sbin/ip" } });
- * console.log(calls.filter((c) => !c.startsWith("-N -j")).join("\n"));
- * // -4 rule add uidrange 4242-4242 lookup 200 priority 9000 protocol 115
- * // -4 route add default via 10.8.0.1 dev wg0 table 200 proto 115
- * ```
- */
-export interface RouteUserOptions extends RouteCommonOptions {
-  /** The local user: a name (resolved with `id -u`) or a uid (0 to 2^32 − 2; a string of digits counts). */
-  user: string | number;
-  /** The interface the user's traffic leaves through (Linux `dev`, macOS `route-to`). */
-  dev: string;
-  /** The next hop on `dev`; without it the route is `dev IF` only (fine for point-to-point tunnels). */
-  gateway?: string;
-  /** `inet` or `inet6`; default the gateway's family, else `inet`. */
-  family?: "inet" | "inet6";
-  /** Linux: the routing table (1 to 2^32 − 1, not 252–255); default `100000 + uid`. */
-  table?: number | string;
-  /** Linux: the rule priority (1 to 32765); default 10000. */
-  priority?: number | string;
-  /** macOS: edit `/etc/pf.conf` (kept across reboots) instead of loading an anchor. */
-  persist?: boolean;
-  /** macOS: also NAT the traffic onto `dev`'s address (pf keeps the old source address otherwise). */
-  nat?: boolean;
-  /** macOS: the pf anchor; default `com.apple/sockbuf.USER`. */
-  anchor?: string;
-  /** macOS: protocols to route; default `tcp` and `udp`. */
-  protocols?: ("tcp" | "udp")[];
-}
-
-/**
- * What {@linkcode unrouteUser} removes: the same fields as {@linkcode RouteUserOptions}, `dev` optional.
- *
- * @example Remove only the IPv6 side, whatever the interface
- * ```ts
- * import { type Runner, unrouteUser, type UnrouteUserOptions } from "@sockbuf/sockbuf/route";
- *
- * const runner: Runner = (_file, args) =>
- *   Promise.resolve({
- *     code: 0,
- *     stderr: "",
- *     stdout: args.includes("rule")
- *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242","protocol":"115"}]'
- *       : '[{"dst":"default","gateway":"fd00::1","dev":"wg0","protocol":"115"}]',
- *   });
- * const options: UnrouteUserOptions = { user: 4242, family: "inet6" }; // no `dev`: any interface
- * const result = await unrouteUser({ ...options, os: "linux", runner, paths: { ip: "/sbin/ip" } });
- * console.log(result); // { removed: 2 }: the -6 rule and its route
- * ```
- */
-export type UnrouteUserOptions = Omit<RouteUserOptions, "dev"> & { dev?: string };
-
-/**
- * Options for {@linkcode listUserRoutes}.
- *
- * @example One user's routes, by name (recorded, not run)
- * ```ts
- * import { listUserRoutes, type ListUserRoutesOptions, type Runner } from "@sockbuf/sockbuf/route";
- *
- * const runner: Runner = (file, args) =>
- *   Promise.resolve({
- *     code: 0,
- *     stderr: "",
- *     stdout: file === "/usr/bin/id"
- *       ? "4242\n"
- *       : args.includes("rule") && args.includes("-4")
- *       ? '[{"priority":10000,"src":"all","uid_start":4242,"uid_end":4242,"table":"104242","protocol":"115"},' +
- *         '{"priority":10000,"src":"all","uid_start":501,"uid_end":501,"table":"100501"}]'
- *       : "[]",
- *   });
- * const options: ListUserRoutesOptions = {
- *   user: "test1",
- *   os: "linux",
- *   runner,
- *   paths: { ip: "/sbin/ip", id: "/usr/bin/id" },
- * };
- * console.log((await listUserRoutes(options)).map((r) => r.uid)); // [ 4242 ]
- * ```
- */
-export interface ListUserRoutesOptions extends RouteCommonOptions {
-  /** Only this user's routes. */
-  user?: string | number;
-}
 
 function bool(value: unknown, field: string): boolean {
   if (value === undefined) return false;

@@ -75,5 +75,5 @@ export {
   RouteCommandError,
   RouteError,
   type RouteFailure,
-} from "./types.ts";
+} from "./errors.ts";
 export type { Protocol } from "./_validate.ts";

@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { RouteError } from "./types.ts";
+import { RouteError } from "./errors.ts";
 
 /**
  * What a finished process gave back.
