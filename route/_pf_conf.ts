@@ -28,7 +28,7 @@ import {
  *
  * @example Finding a user's lines in pf.conf
  * ```ts
- * import { pfConfMarker } from "@sockbuf/sockbuf/pf";
+ * import { pfConfMarker } from "./_pf_conf.ts"; // private: the marker is documented in the README
  *
  * const conf = 'anchor "com.apple/*"\npass out quick route-to utun4 all user 7 # sockbuf user=7\n';
  * const marker = pfConfMarker(7);
@@ -113,7 +113,8 @@ export function insertPfConfRules(text: string, rules: PfRuleSet, path = PF_CONF
  *
  * @example Our lines in a pf.conf, by user
  * ```ts
- * import { buildPfRules, findPfConfRules, insertPfConfRules } from "@sockbuf/sockbuf/pf";
+ * import { buildPfRules, insertPfConfRules } from "@sockbuf/sockbuf/pf";
+ * import { findPfConfRules } from "./_pf_conf.ts"; // private: listUserRoutes reports these lines
  *
  * let conf = 'nat-anchor "com.apple/*"\nanchor "com.apple/*"\n';
  * conf = insertPfConfRules(conf, buildPfRules({ user: "test1", routeTo: "utun4", nat: true }));

@@ -188,7 +188,8 @@ export function buildPfRules(options: PfRuleOptions): PfRuleSet {
  *
  * @example What `pfctl -a ANCHOR -f -` reads
  * ```ts
- * import { buildPfRules, pfAnchorText } from "@sockbuf/sockbuf/pf";
+ * import { buildPfRules } from "@sockbuf/sockbuf/pf";
+ * import { pfAnchorText } from "./_pf_rules.ts"; // private: applyAnchor loads this text
  *
  * const text = pfAnchorText(buildPfRules({ user: "test1", routeTo: "utun4", nat: true }));
  * console.log(text.split("\n")[0]); // nat on utun4 inet from ! (utun4) to any -> (utun4)

@@ -69,7 +69,7 @@ export const PF_STATE_DIR = "/var/run/sockbuf";
  *
  * @example Classifying pfctl's stderr
  * ```ts
- * import { pfctlFailure } from "@sockbuf/sockbuf/pf";
+ * import { pfctlFailure } from "./_pfctl.ts"; // private: RouteCommandError carries its answer
  *
  * console.log(pfctlFailure("stdin:1: syntax error\n")); // { reason: "syntax-error", file: "stdin", line: 1 }
  * console.log(pfctlFailure("pfctl: pf already enabled\n")); // { reason: "already-enabled" }

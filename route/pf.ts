@@ -43,25 +43,16 @@ export {
   APPLE_ANCHOR,
   buildPfRules,
   defaultAnchor,
-  pfAnchorText,
   type PfRuleOptions,
   type PfRuleSet,
 } from "./_pf_rules.ts";
-export {
-  applyPersist,
-  findPfConfRules,
-  insertPfConfRules,
-  pfConfMarker,
-  removePersist,
-  removePfConfRules,
-} from "./_pf_conf.ts";
+export { applyPersist, insertPfConfRules, removePersist, removePfConfRules } from "./_pf_conf.ts";
 export {
   applyAnchor,
   listAnchors,
   PF_CONF_PATH,
   PF_STATE_DIR,
   PFCTL_PATH,
-  pfctlFailure,
   type PfctlOptions,
   removeAnchor,
   showAnchor,

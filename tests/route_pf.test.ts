@@ -28,10 +28,8 @@ import {
   applyAnchor,
   applyPersist,
   buildPfRules,
-  findPfConfRules,
   insertPfConfRules,
   PfConfError,
-  pfctlFailure,
   removeAnchor,
   removePersist,
   removePfConfRules,
@@ -39,6 +37,8 @@ import {
   RouteError,
 } from "../route/pf.ts";
 import { listUserRoutes, routeUser, unrouteUser } from "../route/mod.ts";
+import { findPfConfRules } from "../route/_pf_conf.ts";
+import { pfctlFailure } from "../route/_pfctl.ts";
 import { hasTool, needs } from "./_helpers.ts";
 import { type Call, disablesPf, recorder } from "./_runner.ts";
 
