@@ -103,7 +103,9 @@ const trackedConns = new WeakSet<object>();
 function denoOpen(o: Loose): () => boolean {
   if (!trackedConns.has(o)) {
     trackedConns.add(o);
-    for (const name of ["close", Symbol.dispose] as const) {
+    if (ridClosed(o)) closedConns.add(o);
+    // A frozen conn cannot be wrapped: it is then known closed only once Deno frees its fd.
+    for (const name of Object.isExtensible(o) ? ["close", Symbol.dispose] as const : []) {
       const own = o[name];
       if (typeof own !== "function") continue;
       Object.defineProperty(o, name, {
@@ -116,7 +118,6 @@ function denoOpen(o: Loose): () => boolean {
         },
       });
     }
-    if (ridClosed(o)) closedConns.add(o);
   }
   return () => !closedConns.has(o);
 }
@@ -180,7 +181,9 @@ export function hintOf(x: object): SocketHint | undefined {
       key: o.request,
       kind: "Bun.serve request",
       // Bun's requestIP() gives null once the request's connection has gone.
-      gone: ip === null ? "Bun's requestIP() gives null" : undefined,
+      gone: ip === null
+        ? "Bun's requestIP() gives null: the client has left, or the server is not TCP"
+        : undefined,
     };
   }
   // Deno.Conn, Deno.TlsConn
