@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { SockbufError } from "./errors.ts";
 import { closeLibc } from "./ffi/mod.ts";
 import { platform } from "./platform/mod.ts";
 import { fdOf, INT_MAX } from "./resolve.ts";
@@ -175,7 +176,8 @@ export function getNotSentLowat(socket: SocketLike): Promise<number> {
  * @param bytes the limit, an integer from 0 to 2147483647; 0 turns it off on macOS
  * @throws {TypeError} if `socket` is neither a socket nor an fd, or `bytes` is not a number
  * @throws {RangeError} if a raw fd or `bytes` is out of range or fractional
- * @throws {SockbufError} if the OS refuses
+ * @throws {SockbufError} if the OS refuses: for a socket that is not TCP, the same code
+ * {@linkcode getNotSentLowat} gives (`EOPNOTSUPP`; older Linux: `ENOPROTOOPT`)
  *
  * @example Keep at most 16 KiB unsent
  * ```ts
@@ -193,6 +195,15 @@ export function setNotSentLowat(socket: SocketLike, bytes: number): Promise<void
     if (typeof bytes !== "number") throw new TypeError(`Expected bytes as a number, got ${typeof bytes}`);
     if (!Number.isInteger(bytes) || bytes < 0 || bytes > INT_MAX) {
       throw new RangeError(`Expected bytes as an integer from 0 to ${INT_MAX}, got ${bytes}`);
+    }
+    // Read it first: on a socket that is not TCP the getter and the setter fail with
+    // different codes (Linux 6.18 on UDP: getsockopt EOPNOTSUPP, setsockopt ENOPROTOOPT),
+    // and EOPNOTSUPP, "not supported on this socket", is the one that says what is wrong.
+    try {
+      platform().getNotSentLowat(fd);
+    } catch (err) {
+      if (!(err instanceof SockbufError)) throw err;
+      throw new SockbufError("set TCP_NOTSENT_LOWAT", err.syscall, err.errno, err.code);
     }
     platform().setNotSentLowat(fd, bytes + 0);
   });

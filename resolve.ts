@@ -6,7 +6,7 @@
  * @module
  */
 import { SockbufError } from "./errors.ts";
-import { hintOf, keyOf, type SocketHint } from "./ffi/sockets.ts";
+import { hintOf, isUnspecified, keyOf, type SocketHint } from "./ffi/sockets.ts";
 import { parseIpLiteral } from "./platform/ip.ts";
 import { platform } from "./platform/mod.ts";
 import type { SocketLike } from "./types.ts";
@@ -55,12 +55,19 @@ export class ResolvedSocket {
   /** What the socket was resolved from, for messages. */
   readonly kind: string;
   #identity: number | string;
+  #open: (() => boolean) | undefined;
 
   /** @internal Made by {@linkcode resolveSocket}. */
-  constructor(fd: number, kind: string, identity: number | string) {
+  constructor(fd: number, kind: string, identity: number | string, open?: () => boolean) {
     this.fd = fd;
     this.kind = kind;
     this.#identity = identity;
+    this.#open = open;
+  }
+
+  /** "fd 22" for a raw fd, "the Deno conn's fd 22" for an object. */
+  #fdName(): string {
+    return this.kind === "fd" ? `fd ${this.fd}` : `the ${this.kind}'s fd ${this.fd}`;
   }
 
   /**
@@ -69,23 +76,22 @@ export class ResolvedSocket {
    */
   checkedFd(): number {
     const ops = platform().sockets;
+    if (this.#open && !this.#open()) {
+      throw ops.closed(`the ${this.kind} was closed; Deno releases its fd ${this.fd} a moment later`);
+    }
     let now;
     try {
       now = ops.identity(this.fd);
     } catch (err) {
       if (!(err instanceof SockbufError)) throw err;
       if (err.code === "EBADF") {
-        throw new SockbufError(
-          `use the ${this.kind}: its fd ${this.fd} has closed`,
-          err.syscall,
-          err.errno,
-          err.code,
-        );
+        const what = this.kind === "fd" ? `fd ${this.fd}: it` : `the ${this.kind}: its fd ${this.fd}`;
+        throw new SockbufError(`use ${what} has closed`, err.syscall, err.errno, err.code);
       }
-      throw ops.closed(`the ${this.kind}'s fd ${this.fd} is no longer a TCP socket`);
+      throw ops.closed(`${this.#fdName()} is no longer a TCP socket`);
     }
     if (now !== this.#identity) {
-      throw ops.closed(`the ${this.kind}'s fd ${this.fd} now belongs to another socket`);
+      throw ops.closed(`${this.#fdName()} now belongs to another socket`);
     }
     return this.fd;
   }
@@ -93,33 +99,134 @@ export class ResolvedSocket {
 
 const cache = new WeakMap<object, ResolvedSocket>();
 
+/** "local 127.0.0.1 port 80 and peer ::1 port 5000", with `?` for what the hint lacks. */
 function describe(h: SocketHint): string {
-  return `local port ${h.localPort ?? "?"} and peer ${h.remoteAddress ?? "?"} port ${h.remotePort ?? "?"}`;
+  const local = h.localAddress === undefined ? "" : `${h.localAddress} `;
+  return `local ${local}port ${h.localPort ?? "?"} and peer ${h.remoteAddress ?? "?"} port ${
+    h.remotePort ?? "?"
+  }`;
 }
 
-/** Finds the fd of the TCP socket with this local port and peer, newest fd first. */
+/** "no peer address or port": only the fields the hint lacks, for a message. */
+function missing(h: SocketHint): string {
+  const names = [
+    h.localPort === undefined && "local port",
+    h.remoteAddress === undefined && "peer address",
+    h.remotePort === undefined && "peer port",
+  ].filter((n): n is string => !!n);
+  return names.length < 2 ? `no ${names[0]}` : `no ${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
+}
+
+/** Throws a `RangeError` naming the field unless `port` is an integer from 1 to 65535 (or absent). */
+function checkPort(name: string, port: unknown): void {
+  if (port === undefined) return;
+  if (typeof port !== "number") throw new TypeError(`Expected ${name} as a number, got ${typeof port}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`Expected ${name} as an integer from 1 to 65535, got ${port}`);
+  }
+}
+
+/** Checks a plain address pair's fields, which, unlike a runtime's, come straight from the caller. */
+function checkPair(pair: Record<string, unknown>): void {
+  checkPort("localPort", pair.localPort);
+  checkPort("remotePort", pair.remotePort);
+  for (const name of ["localAddress", "remoteAddress"]) {
+    if (pair[name] !== undefined && typeof pair[name] !== "string") {
+      throw new TypeError(`Expected ${name} as a string, got ${typeof pair[name]}`);
+    }
+  }
+}
+
+/** The 16-byte form of an address the hint gives, or a TypeError naming it. */
+function addressOf(name: string, text: string): Uint8Array {
+  const bytes = parseIp(text);
+  if (!bytes) throw new TypeError(`Expected the ${name} address as an IPv4 or IPv6 literal, got "${text}"`);
+  return bytes;
+}
+
+/** The local address to match: `undefined` for none given, or a wildcard (which no connection has). */
+function localOf(h: SocketHint): Uint8Array | undefined {
+  if (h.localAddress === undefined) return undefined;
+  const bytes = addressOf("local", h.localAddress);
+  return isUnspecified(bytes) ? undefined : bytes;
+}
+
+/**
+ * True when the fd is a TCP socket with this whole 4-tuple; the local address only where
+ * it is known. Addresses compare as 16 bytes with IPv4 mapped, so `127.0.0.1` matches an
+ * IPv6 socket's `::ffff:127.0.0.1`: the kernel keeps a 4-tuple unique across both families.
+ */
+function matchesTuple(
+  fd: number,
+  h: SocketHint,
+  peer: Uint8Array,
+  local: Uint8Array | undefined,
+): boolean {
+  const ops = platform().sockets;
+  return ops.matches(fd, "peer", h.remotePort!, peer) && ops.matches(fd, "local", h.localPort!, local) &&
+    ops.isStream(fd);
+}
+
+/**
+ * Finds the fd of the TCP socket with the hint's 4-tuple, newest fd first. Without a local
+ * address, two sockets can share the rest of it (one client port reaching two of this
+ * host's addresses): then every fd is checked, and two sockets are an error, not a guess.
+ */
 function scan(h: SocketHint): number {
   const ops = platform().sockets;
   const { localPort, remotePort, remoteAddress } = h;
+  if (h.gone !== undefined) {
+    throw ops.notFound(`the ${h.kind} has closed (${h.gone})`);
+  }
   if (localPort === undefined || remotePort === undefined || remoteAddress === undefined) {
     throw ops.notFound(
-      `the ${h.kind} reports no ${describe(h)}: it has closed or is not connected yet` +
+      `the ${h.kind} reports ${missing(h)}: it has closed or is not connected yet` +
         ` (a Bun ServerWebSocket has no ports: resolve at upgrade and keep the result in ws.data)`,
     );
   }
-  const peer = parseIp(remoteAddress);
-  if (!peer) {
-    throw new TypeError(`Expected the peer address as an IPv4 or IPv6 literal, got "${remoteAddress}"`);
-  }
+  const peer = addressOf("peer", remoteAddress);
+  const local = localOf(h);
   const fds = ops.openFds();
+  let found: { fd: number; identity: number | string } | undefined;
   for (const fd of fds) {
-    if (
-      ops.matches(fd, "peer", remotePort, peer) && ops.matches(fd, "local", localPort) && ops.isStream(fd)
-    ) {
-      return fd;
+    if (!matchesTuple(fd, h, peer, local)) continue;
+    if (local) return fd;
+    const identity = ops.identity(fd);
+    if (!found) {
+      found = { fd, identity };
+    } else if (identity !== found.identity) {
+      const where = (n: number) => {
+        const e = ops.address(n, "local");
+        return e ? ipText(e.address) : "?";
+      };
+      throw new Error(
+        `Cannot tell which socket the ${h.kind} is: 2 open TCP sockets have ${describe(h)} ` +
+          `(local addresses ${where(found.fd)} and ${where(fd)}), and the ${h.kind} does not say its ` +
+          `local address (${h.localUnknown ?? "none was given"}): listen on one address, or ` +
+          `pass { localAddress, localPort, remoteAddress, remotePort }`,
+      );
     }
   }
+  if (found) return found.fd;
   throw ops.notFound(`no open TCP socket has ${describe(h)} (searched ${fds.length} fds)`);
+}
+
+/** An address's text, IPv4-mapped shown as IPv4. */
+function ipText(b: Uint8Array): string {
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) {
+    return b.subarray(12).join(".");
+  }
+  const words = Array.from({ length: 8 }, (_, i) => ((b[2 * i] << 8) | b[2 * i + 1]).toString(16));
+  // The longest run of two or more zero words becomes "::" (RFC 5952).
+  let best = [0, 0];
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && words[j] === "0") j++;
+    if (j - i > best[1] - best[0]) best = [i, j];
+    i = j === i ? i + 1 : j;
+  }
+  if (best[1] - best[0] < 2) return words.join(":");
+  return `${words.slice(0, best[0]).join(":")}::${words.slice(best[1]).join(":")}`;
 }
 
 function resolveObject(socket: object, key: object): ResolvedSocket {
@@ -131,18 +238,23 @@ function resolveObject(socket: object, key: object): ResolvedSocket {
         "{ localPort, remoteAddress, remotePort }",
     );
   }
+  if (h.kind === "address pair") checkPair(socket as Record<string, unknown>);
   const ops = platform().sockets;
-  // Trust the runtime's fd only while its peer is the one the object reports; otherwise
+  if (h.open && !h.open()) throw ops.notFound(`the ${h.kind} has been closed`);
+  // Trust the runtime's fd only while it holds the 4-tuple the object reports; otherwise
   // (closed, or a number since reused) look by address, which fails for a closed socket.
   let fd = h.fd;
-  const peer = h.remoteAddress === undefined ? undefined : parseIp(h.remoteAddress);
-  if (
-    fd !== undefined && !(peer && h.remotePort !== undefined && ops.matches(fd, "peer", h.remotePort, peer))
-  ) {
-    fd = undefined;
+  if (fd !== undefined) {
+    const peer = h.remoteAddress === undefined ? undefined : parseIp(h.remoteAddress);
+    const local = h.localAddress === undefined || !parseIp(h.localAddress) ? undefined : localOf(h);
+    if (
+      !(peer && h.remotePort !== undefined && h.localPort !== undefined && matchesTuple(fd, h, peer, local))
+    ) {
+      fd = undefined;
+    }
   }
   fd ??= scan(h);
-  const resolved = new ResolvedSocket(fd, h.kind, ops.identity(fd));
+  const resolved = new ResolvedSocket(fd, h.kind, ops.identity(fd), h.open);
   cache.set(key, resolved);
   return resolved;
 }
@@ -164,8 +276,12 @@ export function fdOf(socket: SocketLike): number {
  * @param socket a Deno conn, a node:net or Bun socket, `{ server, info }` from `Deno.serve`,
  * `{ server, request }` from `Bun.serve`, or `{ localPort, remoteAddress, remotePort }`
  * @returns the socket with its fd
- * @throws {TypeError} for an object that is not a socket
- * @throws {SockbufError} `ENOTCONN` if no open fd holds the connection (the message says what was searched)
+ * @throws {TypeError} for an object that is not a socket, or a UDP socket object
+ * @throws {RangeError} for an address pair whose port is not an integer from 1 to 65535
+ * @throws {SockbufError} `ENOTCONN` if no open fd holds the connection (the message says what was
+ * searched), or the object itself has closed
+ * @throws {Error} if two sockets match and the object does not say its local address (a serve
+ * request on a `0.0.0.0` or `::` listener)
  *
  * @example Resolve at upgrade, keep it in `ws.data` (Bun)
  * ```ts ignore

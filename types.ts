@@ -206,7 +206,7 @@ export type TcpInfo = LinuxTcpInfo | DarwinTcpInfo;
  * ```
  */
 export interface ConnLike {
-  /** The local address; its `port` is matched. */
+  /** The local address; its `hostname` and `port` are matched. */
   readonly localAddr: unknown;
   /** The peer's address; `hostname` and `port` are matched. */
   readonly remoteAddr: unknown;
@@ -214,8 +214,8 @@ export interface ConnLike {
 
 /**
  * A `node:net` socket (client or accepted, on Deno or Bun), a `Bun.connect`/`Bun.listen`
- * socket, or a plain address pair for any other connection: the local port, and the peer's
- * IP address and port.
+ * socket, or a plain address pair for any other connection: the local address (optional)
+ * and port, and the peer's IP address and port.
  *
  * @example The accepted side of a connection, found by its addresses
  * ```ts
@@ -233,11 +233,16 @@ export interface ConnLike {
  * ```
  */
 export interface AddressPair {
-  /** The local port (the local address is not matched, so `0.0.0.0` and `::` listeners work). */
+  /**
+   * The local IPv4 or IPv6 literal, if known: without it, two connections from one client
+   * port to two of this host's addresses cannot be told apart, and that is an error.
+   */
+  readonly localAddress?: string;
+  /** The local port, an integer from 1 to 65535. */
   readonly localPort?: number;
   /** The peer's IPv4 or IPv6 literal; `::ffff:a.b.c.d` and `a.b.c.d` match each other. */
   readonly remoteAddress?: string;
-  /** The peer's port. */
+  /** The peer's port, an integer from 1 to 65535. */
   readonly remotePort?: number;
 }
 

@@ -73,7 +73,23 @@ function pointerOf(buf: Addressed): Deno.PointerValue {
   return p;
 }
 
-/** Opens libc with `Deno.dlopen`; throws a clear error without `--allow-ffi`. */
+/**
+ * Why a path-scoped `--allow-ffi=PATH` is not enough (measured with Deno 2.9.6): Deno checks
+ * `dlopen("libc.so.6")` against the bare name resolved from the working directory, which no
+ * path to the real file matches (and `--allow-ffi=libc.so.6` makes Deno load
+ * `./libc.so.6`); and `Deno.UnsafePointer`, which every call here uses, needs the
+ * permission with no path at all.
+ */
+const NEEDS_FFI = "sockbuf calls libc through FFI: run Deno with plain --allow-ffi, without a path " +
+  "(--allow-ffi=PATH does not cover libc, which is loaded by name, nor the pointer calls sockbuf makes)";
+
+/** True for a failure that plain `--allow-ffi` would have prevented. */
+function lacksPlainFfi(cause: unknown): boolean {
+  return cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied ||
+    Deno.permissions.querySync({ name: "ffi" }).state !== "granted";
+}
+
+/** Opens libc with `Deno.dlopen`; throws a clear error without plain `--allow-ffi`. */
 export function openLibc(spec: LibcSpec): Libc {
   const errnoSym = {
     // int *__errno_location(void) on glibc, int *__error(void) on macOS
@@ -93,16 +109,21 @@ export function openLibc(spec: LibcSpec): Libc {
       ...(spec.syscall ? syscallSymbol : {}),
     });
   } catch (cause) {
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw new Error("sockbuf calls libc through FFI: run Deno with --allow-ffi", { cause });
-    }
+    if (lacksPlainFfi(cause)) throw new Error(NEEDS_FFI, { cause });
     throw new Error(`Cannot load ${spec.path}: ${(cause as Error).message}`, { cause });
   }
   const s = lib.symbols;
   const len = new Uint32Array(1);
   const out = new Int32Array(1);
-  const lenAt = pointerOf(len);
-  const outAt = pointerOf(out);
+  let lenAt, outAt;
+  try {
+    lenAt = pointerOf(len);
+    outAt = pointerOf(out);
+  } catch (cause) {
+    lib.close();
+    if (lacksPlainFfi(cause)) throw new Error(NEEDS_FFI, { cause });
+    throw cause;
+  }
   const errno = (): number => {
     const p = s.errnoLocation();
     return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();

@@ -5,20 +5,27 @@
  *
  * | object | what it gives |
  * | --- | --- |
- * | Bun `Bun.connect`/`Bun.listen` socket | `socket.fd` |
- * | Bun `node:net` socket | `_handle.fd` |
+ * | Bun `Bun.connect`/`Bun.listen` socket | `socket.fd`, checked against `localAddress`, `localPort`, `remoteAddress`, `remotePort` |
+ * | Bun `node:net` socket | `_handle.fd`, checked the same way |
  * | Deno `Deno.connect`/`connectTls`/`accept()` conn | `localAddr`, `remoteAddr` (no fd since Deno 2) |
- * | Deno `node:net` socket | `localPort`, `remoteAddress`, `remotePort` (`_handle.fdForIpc()` would return a dup that must be closed, so it is not used) |
- * | Deno `Deno.serve` | `server.addr.port`, `info.remoteAddr` |
- * | Bun `Bun.serve` | `server.port`, `server.requestIP(request)` |
+ * | Deno `node:net` socket | `localAddress`, `localPort`, `remoteAddress`, `remotePort` (`_handle.fdForIpc()` would return a dup that must be closed, so it is not used) |
+ * | Deno `Deno.serve` | `server.addr`, `info.remoteAddr` (no local address: a `0.0.0.0` listener leaves it unknown) |
+ * | Bun `Bun.serve` | `server.hostname`, `server.port`, `server.requestIP(request)` (likewise) |
+ * | `node:dgram`, `Bun.udpSocket`, Deno `DatagramConn` | refused: UDP (told apart without reading node:dgram's deprecated `_handle`) |
  *
  * @module
  */
+import { parseIpLiteral } from "../platform/ip.ts";
 
-/** What a socket object says: its fd, or the ports and peer address to match. */
+/** What a socket object says: its fd, or the addresses and ports to look for. */
 export interface SocketHint {
   /** The fd the runtime gives, if any. */
   readonly fd?: number;
+  /**
+   * The local address, where the object says it; `undefined` where it does not (a serve
+   * request on a `0.0.0.0` or `::` listener), and then the match cannot use it.
+   */
+  readonly localAddress?: string;
   readonly localPort?: number;
   readonly remoteAddress?: string;
   readonly remotePort?: number;
@@ -26,52 +33,176 @@ export interface SocketHint {
   readonly key: object;
   /** What the object is, for messages. */
   readonly kind: string;
+  /** Why the object cannot be used any more, when it says so itself (Deno.serve's "Request closed"). */
+  readonly gone?: string;
+  /** Why the local address is unknown, for the message when two sockets match. */
+  readonly localUnknown?: string;
+  /**
+   * False once the object has been closed, where its fd outlives `close()` (a Deno conn: a
+   * TLS conn keeps its fd ~100 ms to send close_notify; a conn with a pending read keeps it
+   * until the read is cancelled).
+   */
+  readonly open?: () => boolean;
 }
 
-type Loose = Record<string, unknown>;
+type Loose = Record<PropertyKey, unknown>;
 const isObject = (x: unknown): x is Loose => typeof x === "object" && x !== null;
 const num = (x: unknown): number | undefined => (typeof x === "number" ? x : undefined);
 const str = (x: unknown): string | undefined => (typeof x === "string" ? x : undefined);
 
-/** The hint for a runtime socket object, or `undefined` for a shape this file does not know. */
+/** True for `::` and `0.0.0.0` (as 16 bytes, IPv4 mapped): a listener's "any address". */
+export function isUnspecified(b: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) {
+    if (b[i] !== 0 && !((i === 10 || i === 11) && b[i] === 0xff)) return false;
+  }
+  return true;
+}
+
+/**
+ * A listener's own address, which is every connection's local address unless it is a
+ * wildcard (`0.0.0.0`, `::`) or a name (Bun keeps `localhost` as given).
+ */
+function listenAddress(hostname: unknown): { localAddress?: string; localUnknown?: string } {
+  const h = str(hostname);
+  if (h === undefined) return { localUnknown: "its server's address is unknown" };
+  const ip = parseIpLiteral(h);
+  if (!ip || isUnspecified(ip.bytes)) return { localUnknown: `its server listens on ${h}` };
+  return { localAddress: h };
+}
+
+/**
+ * Reads a property whose getter throws once the request is over (Deno.serve's `remoteAddr`
+ * throws `TypeError: Request closed`): the value, or the error's message.
+ */
+function read(o: Loose, name: string): { value?: unknown; error?: string } {
+  try {
+    return { value: o[name] };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** A UDP socket object's name, read without touching `_handle` (DEP0112 on node:dgram). */
+function udpKind(o: Loose): string | undefined {
+  if (o.type === "udp4" || o.type === "udp6") return `node:dgram socket (${o.type})`;
+  if (typeof o.sendMany === "function" && typeof o.addMembership === "function") return "Bun.udpSocket";
+  if (typeof o.joinMulticastV4 === "function" && typeof o.receive === "function") return "Deno DatagramConn";
+  return undefined;
+}
+
+// Deno conns closed through sockbuf's view of them: see denoOpen.
+const closedConns = new WeakSet<object>();
+const trackedConns = new WeakSet<object>();
+
+/**
+ * Whether a Deno conn is still open. Deno gives no public sign, and its fd can outlive
+ * `close()`, so the first use wraps the object's own `close` and `Symbol.dispose` to note the
+ * call (each still runs Deno's); a conn closed before its first use is caught by its
+ * resource id, where Deno's internals still expose it.
+ */
+function denoOpen(o: Loose): () => boolean {
+  if (!trackedConns.has(o)) {
+    trackedConns.add(o);
+    if (ridClosed(o)) closedConns.add(o);
+    // A frozen conn cannot be wrapped: it is then known closed only once Deno frees its fd.
+    for (const name of Object.isExtensible(o) ? ["close", Symbol.dispose] as const : []) {
+      const own = o[name];
+      if (typeof own !== "function") continue;
+      Object.defineProperty(o, name, {
+        configurable: true,
+        writable: true,
+        enumerable: false,
+        value(this: unknown, ...args: unknown[]) {
+          closedConns.add(o);
+          return own.apply(this, args);
+        },
+      });
+    }
+  }
+  return () => !closedConns.has(o);
+}
+
+/**
+ * True when Deno's resource table no longer holds the conn's resource: a zero-byte
+ * `readSync` on it fails with `BadResource` (an open socket refuses it with `NotSupported`).
+ * False whenever Deno's internals are not there to ask.
+ */
+function ridClosed(o: Loose): boolean {
+  const deno = (globalThis as { Deno?: Loose }).Deno;
+  const internal = deno && typeof deno.internal === "symbol" ? deno[deno.internal] : undefined;
+  const core = isObject(internal) && isObject(internal.core) ? internal.core : undefined;
+  const ridSymbol = core?.internalRidSymbol;
+  if (!core || typeof ridSymbol !== "symbol" || typeof core.readSync !== "function") return false;
+  const rid = o[ridSymbol];
+  if (typeof rid !== "number") return false;
+  try {
+    (core.readSync as (rid: number, buf: Uint8Array) => unknown)(rid, new Uint8Array(0));
+    return false;
+  } catch (err) {
+    return err instanceof Error && err.name === "BadResource";
+  }
+}
+
+/**
+ * The hint for a runtime socket object, or `undefined` for a shape this file does not know.
+ * @throws {TypeError} for a UDP socket object
+ */
 export function hintOf(x: object): SocketHint | undefined {
   const o = x as Loose;
+  const udp = udpKind(o);
+  if (udp) {
+    throw new TypeError(`Expected a TCP socket, got a ${udp}: a UDP socket has no send buffer queue to read`);
+  }
   // { server, info } from Deno.serve's handler
-  if (isObject(o.server) && isObject(o.info) && isObject(o.info.remoteAddr)) {
+  if (isObject(o.server) && isObject(o.info)) {
     const addr = o.server.addr as Loose | undefined;
-    return {
-      localPort: num(addr?.port),
-      remoteAddress: str(o.info.remoteAddr.hostname),
-      remotePort: num(o.info.remoteAddr.port),
-      key: o.info,
-      kind: "Deno.serve request",
-    };
+    const remote = read(o.info, "remoteAddr");
+    if (remote.error !== undefined || isObject(remote.value)) {
+      const peer = isObject(remote.value) ? remote.value : {};
+      return {
+        ...listenAddress(addr?.hostname),
+        localPort: num(addr?.port),
+        remoteAddress: str(peer.hostname),
+        remotePort: num(peer.port),
+        key: o.info,
+        kind: "Deno.serve request",
+        gone: remote.error === undefined ? undefined : `Deno says "${remote.error}"`,
+      };
+    }
   }
   // { server, request } from Bun.serve's fetch handler
   if (isObject(o.server) && typeof o.server.requestIP === "function" && isObject(o.request)) {
     const ip = (o.server.requestIP as (r: unknown) => Loose | null).call(o.server, o.request);
     return {
+      ...listenAddress(o.server.hostname),
       localPort: num(o.server.port),
       remoteAddress: str(ip?.address),
       remotePort: num(ip?.port),
       key: o.request,
       kind: "Bun.serve request",
+      // Bun's requestIP() gives null once the request's connection has gone.
+      gone: ip === null
+        ? "Bun's requestIP() gives null: the client has left, or the server is not TCP"
+        : undefined,
     };
   }
   // Deno.Conn, Deno.TlsConn
   if (isObject(o.localAddr) && isObject(o.remoteAddr)) {
     return {
+      localAddress: str(o.localAddr.hostname),
       localPort: num(o.localAddr.port),
       remoteAddress: str(o.remoteAddr.hostname),
       remotePort: num(o.remoteAddr.port),
       key: o,
       kind: "Deno conn",
+      open: denoOpen(o),
     };
   }
   // Bun sockets (fd), node:net sockets (Bun: _handle.fd), plain address pairs
   const handleFd = isObject(o._handle) ? num(o._handle.fd) : undefined;
   const fd = num(o.fd) ?? handleFd;
   const pair = {
+    localAddress: str(o.localAddress),
     localPort: num(o.localPort),
     remoteAddress: str(o.remoteAddress),
     remotePort: num(o.remotePort),

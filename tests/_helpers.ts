@@ -253,9 +253,25 @@ export interface SsLine {
   raw: string;
 }
 
-/** Runs `ss -tmi` for the connection with these local and peer ports. */
-export function ssFor(localPort: number, peerPort: number): SsLine {
-  const out = run("ss", ["-tmiHn", "state", "all", `( sport = :${localPort} and dport = :${peerPort} )`]);
+/**
+ * Runs `ss -tmi` for the connection with these local and peer ports, and these addresses
+ * where given (for connections that differ only in an address).
+ */
+export function ssFor(
+  localPort: number,
+  peerPort: number,
+  addresses: { local?: string; peer?: string } = {},
+): SsLine {
+  const end = (address: string | undefined, port: number) =>
+    address === undefined
+      ? `:${port}`
+      : address.includes(":")
+      ? `[${address}]:${port}`
+      : `${address}:${port}`;
+  const filter = addresses.local === undefined && addresses.peer === undefined
+    ? `( sport = :${localPort} and dport = :${peerPort} )`
+    : `( src ${end(addresses.local, localPort)} and dst ${end(addresses.peer, peerPort)} )`;
+  const out = run("ss", ["-tmiHn", "state", "all", filter]);
   const [head, ...rest] = out.trim().split("\n");
   if (!head) throw new Error(`ss shows no connection ${localPort} -> ${peerPort}`);
   const detail = rest.join(" ");

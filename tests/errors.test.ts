@@ -9,8 +9,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { getNotSentLowat, inspect, inspectSync, setNotSentLowat, SockbufError, tcpInfo } from "../mod.ts";
-import { fdByLocalPort, fdByUnixPath, stalledPair } from "./_helpers.ts";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import {
+  getNotSentLowat,
+  inspect,
+  inspectSync,
+  resolveSocket,
+  setNotSentLowat,
+  SockbufError,
+  tcpInfo,
+} from "../mod.ts";
+import { fdByLocalPort, fdByUnixPath, hasTool, needs, run, runtime, stalledPair } from "./_helpers.ts";
+
+// deno-lint-ignore no-explicit-any -- Bun's global is untyped under deno check
+const Bun = (globalThis as any).Bun;
 
 const linux = process.platform === "linux";
 const unix = linux || process.platform === "darwin";
@@ -122,5 +135,140 @@ describe("bad arguments", () => {
     await assert.rejects(setNotSentLowat(0, 0.5), RangeError);
     await assert.rejects(setNotSentLowat(0, 2 ** 31), RangeError);
     await assert.rejects(setNotSentLowat(0, "1" as never), TypeError);
+  });
+});
+
+describe("errors a new user met", { skip: !unix && "Linux and macOS only" }, () => {
+  /** Records every property read on `target`, so a test can show `_handle` was never read. */
+  function recording<T extends object>(target: T): { proxy: T; reads: Set<PropertyKey> } {
+    const reads = new Set<PropertyKey>();
+    const proxy = new Proxy(target, {
+      get(t, p) {
+        reads.add(p);
+        const v = Reflect.get(t, p, t);
+        return typeof v === "function" ? v.bind(t) : v;
+      },
+    });
+    return { proxy, reads };
+  }
+
+  it("a node:dgram socket is refused as not TCP, without reading _handle (DEP0112)", async () => {
+    for (const connect of [false, true]) {
+      const udp = dgram.createSocket("udp4");
+      await new Promise<void>((resolve) => udp.bind(0, "127.0.0.1", resolve));
+      if (connect) await new Promise<void>((resolve) => udp.connect(9, "127.0.0.1", () => resolve()));
+      try {
+        const { proxy, reads } = recording(udp);
+        await assert.rejects(inspect(proxy as never), {
+          name: "TypeError",
+          message: /^Expected a TCP socket, got a node:dgram socket \(udp4\)/,
+        });
+        assert.ok(!reads.has("_handle"), `read ${[...reads].map(String).join(", ")}`);
+      } finally {
+        udp.close();
+      }
+    }
+  });
+
+  it(
+    "a Bun.udpSocket is refused as not TCP",
+    { skip: runtime !== "bun" && "Bun's API: not in Deno" },
+    async () => {
+      const udp = await Bun.udpSocket({ hostname: "127.0.0.1" });
+      try {
+        await assert.rejects(inspect(udp), {
+          name: "TypeError",
+          message: /^Expected a TCP socket, got a Bun\.udpSocket/,
+        });
+      } finally {
+        udp.close();
+      }
+    },
+  );
+
+  it('a raw fd\'s messages say "fd N", not "the fd\'s fd N"', async () => {
+    const pair = await stalledPair();
+    try {
+      const other = net.connect(pair.serverPort, "127.0.0.1");
+      await new Promise((r) => other.once("connect", r));
+      const fd = (await resolveSocket(other)).fd;
+      const sock = await resolveSocket(fd);
+      other.destroy();
+      await new Promise((r) => other.once("close", r));
+      assert.throws(() => sock.checkedFd(), (err: unknown) => {
+        assert.ok(err instanceof SockbufError);
+        assert.equal(err.code, "EBADF");
+        assert.match(err.message, new RegExp(`^Cannot use fd ${fd}: it has closed`));
+        return true;
+      });
+      // The number taken by a file: no longer a TCP socket.
+      const files: number[] = [];
+      try {
+        for (let i = 0; i < 64 && !files.includes(fd); i++) files.push(openSync(import.meta.filename!, "r"));
+        assert.ok(files.includes(fd), `no file took fd ${fd}`);
+        assert.throws(() => sock.checkedFd(), (err: unknown) => {
+          assert.ok(err instanceof SockbufError);
+          assert.match(err.message, new RegExp(`\\(fd ${fd} is no longer a TCP socket\\)`));
+          assert.doesNotMatch(err.message, /the fd's/);
+          return true;
+        });
+      } finally {
+        for (const f of files) closeSync(f);
+      }
+    } finally {
+      await pair.close();
+    }
+  });
+
+  it("Deno run with --allow-ffi=PATH is told it needs plain --allow-ffi, and why", (t) => {
+    if (!needs(t, hasTool("deno"), "deno on PATH (npm test puts node_modules/.bin there)")) return;
+    if (!needs(t, linux, "Linux's libc path")) return;
+    const script = fileURLToPath(new URL("./fixtures/no_ffi.ts", import.meta.url));
+    const lib = run("ldconfig", ["-p"]).match(/libc\.so\.6 \([^)]*x86-64[^)]*\) => (\S+)/)?.[1] ??
+      "/lib/x86_64-linux-gnu/libc.so.6";
+    for (const flag of [`--allow-ffi=${lib}`, "--allow-ffi=libc.so.6"]) {
+      const r = spawnSync("deno", ["run", "--no-prompt", "--no-config", flag, script], {
+        encoding: "utf8",
+        env: { ...process.env, NO_COLOR: "1" },
+      });
+      assert.notEqual(r.status, 0);
+      const errors = r.stderr.split("\n").filter((l) => /^error:/.test(l));
+      assert.equal(errors.length, 1, r.stderr);
+      assert.match(errors[0], /run Deno with plain --allow-ffi, without a path/, flag);
+    }
+  });
+
+  it("an address pair's port that is not 1 to 65535 is a RangeError naming the field", async () => {
+    for (const bad of [NaN, -1, 0, 70000, 1.5, Infinity]) {
+      await assert.rejects(inspect({ localPort: bad, remoteAddress: "127.0.0.1", remotePort: 1 }), {
+        name: "RangeError",
+        message: new RegExp(`^Expected localPort as an integer from 1 to 65535, got ${bad}$`),
+      });
+      await assert.rejects(inspect({ localPort: 1, remoteAddress: "127.0.0.1", remotePort: bad }), {
+        name: "RangeError",
+        message: new RegExp(`^Expected remotePort as an integer from 1 to 65535, got ${bad}$`),
+      });
+    }
+    await assert.rejects(inspect({ localPort: "80", remoteAddress: "127.0.0.1", remotePort: 1 } as never), {
+      name: "TypeError",
+      message: /^Expected localPort as a number, got string$/,
+    });
+  });
+
+  it("setNotSentLowat() on a UDP socket fails with the same code as getNotSentLowat()", async () => {
+    const udp = dgram.createSocket("udp4");
+    await new Promise<void>((resolve) => udp.bind(0, "127.0.0.1", resolve));
+    try {
+      const fd = fdByLocalPort(udp.address().port);
+      let got: SockbufError | undefined;
+      await assert.rejects(
+        getNotSentLowat(fd),
+        (err: unknown) => (got = err as SockbufError) instanceof SockbufError,
+      );
+      await rejectsWith(setNotSentLowat(fd, 16384), got!.code, /^Cannot set TCP_NOTSENT_LOWAT/);
+      assert.ok(["EOPNOTSUPP", "ENOPROTOOPT"].includes(got!.code), got!.code);
+    } finally {
+      udp.close();
+    }
   });
 });

@@ -27,7 +27,9 @@ describe("loading libc", () => {
     assert.notEqual(r.status, 0);
     const errors = r.stderr.split("\n").filter((l) => /^error:/.test(l));
     assert.deepEqual(errors, [
-      "error: Uncaught (in promise) Error: sockbuf calls libc through FFI: run Deno with --allow-ffi",
+      "error: Uncaught (in promise) Error: sockbuf calls libc through FFI: run Deno with plain --allow-ffi, " +
+      "without a path (--allow-ffi=PATH does not cover libc, which is loaded by name, nor the pointer calls " +
+      "sockbuf makes)",
     ]);
   });
 

@@ -6,9 +6,18 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { inspect, inspectSync, resolveSocket, SockbufError, type SocketLike, tcpInfo } from "../mod.ts";
+import {
+  drained,
+  inspect,
+  inspectSync,
+  resolveSocket,
+  SockbufError,
+  type SocketLike,
+  tcpInfo,
+  watch,
+} from "../mod.ts";
 import { parseIp } from "../resolve.ts";
-import { hex as hexOf, runtime, sleep } from "./_helpers.ts";
+import { hasTool, hex as hexOf, needs, runtime, sleep, ssFor } from "./_helpers.ts";
 
 const unix = process.platform === "linux" || process.platform === "darwin";
 // deno-lint-ignore no-explicit-any -- Bun's global is untyped under deno check
@@ -95,7 +104,11 @@ describe("closed sockets", { skip: !unix && "Linux and macOS only" }, () => {
             }
             assert.ok(reused, `no new socket took fd ${oldFd}`);
             const err = await rejectsClosed(inspect(old.socket));
-            assert.match(err.message, new RegExp(`fd ${oldFd} now belongs to another socket`));
+            // A Deno conn knows it was closed before its fd number is looked at again.
+            const says = kind.name === "a Deno.connect conn"
+              ? `the Deno conn was closed`
+              : `fd ${oldFd} now belongs to another socket`;
+            assert.match(err.message, new RegExp(says));
             await rejectsClosed(tcpInfo(old.socket));
             assert.throws(() => inspectSync(old.socket), SockbufError);
             const kept = await resolveSocket(old.socket);
@@ -135,6 +148,163 @@ describe("closed sockets", { skip: !unix && "Linux and macOS only" }, () => {
     await assert.rejects(resolveSocket(999_999), { name: "SockbufError", code: "EBADF" });
   });
 });
+
+const onlyDeno = runtime !== "deno" && "Deno's API: not in Bun";
+const onlyBun = runtime !== "bun" && "Bun's API: not in Deno";
+
+/** Every snapshot `watch` gives, which must be none for a closed socket, and no error. */
+async function watched(socket: SocketLike): Promise<number> {
+  let n = 0;
+  for await (const _ of watch(socket, { intervalMs: 10, signal: AbortSignal.timeout(1000) })) n++;
+  return n;
+}
+
+describe("sockets whose runtime closes the fd later than the object", {
+  skip: !unix && "Linux and macOS only",
+}, () => {
+  it("a Deno.connectTls conn throws straight after close(), while its fd still lives", {
+    skip: onlyDeno,
+  }, async (t) => {
+    if (!needs(t, hasTool("openssl", ["version"]), "openssl to make a test certificate")) return;
+    const { cert, key } = await selfSigned();
+    using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+    for (const usedBefore of [true, false]) {
+      const accepting = listener.accept();
+      const conn = await Deno.connectTls({
+        hostname: "localhost",
+        port: listener.addr.port,
+        caCerts: [cert],
+      });
+      const peer = await accepting;
+      await Promise.all([conn.handshake(), peer.handshake()]);
+      const kept = usedBefore ? await resolveSocket(conn) : undefined;
+      if (usedBefore) assert.equal(typeof (await inspect(conn)).queued, "number");
+      const localPort = conn.localAddr.port;
+      conn.close();
+      // The oracle: the kernel still has the connection, so only the object can say it closed.
+      assert.ok(
+        hasConnection(localPort, listener.addr.port),
+        "the fd closed at once: the test shows nothing",
+      );
+      await rejectsClosed(inspect(conn));
+      assert.throws(() => inspectSync(conn), SockbufError);
+      if (kept) assert.throws(() => kept.checkedFd(), SockbufError);
+      assert.equal(await watched(conn), 0);
+      peer.close();
+    }
+  });
+
+  it("a Deno conn with a read pending throws straight after close()", { skip: onlyDeno }, async () => {
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    using _peer = await listener.accept();
+    await inspect(conn);
+    const reading = conn.read(new Uint8Array(16)).catch(() => null);
+    conn.close();
+    await rejectsClosed(inspect(conn));
+    await reading;
+  });
+
+  it("a Deno.serve request whose client left throws ENOTCONN, and watch() ends quietly", {
+    skip: onlyDeno,
+  }, async () => {
+    const seen = Promise.withResolvers<Deno.ServeHandlerInfo<Deno.NetAddr>>();
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (_req, info) => {
+      seen.resolve(info);
+      return new Response("ok");
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.addr.port}/`, { headers: { connection: "close" } });
+      await res.text();
+      const info = await seen.promise;
+      await sleep(50);
+      const err = await rejectsClosed(inspect({ server, info }));
+      assert.equal(err.code, "ENOTCONN");
+      assert.match(err.message, /Deno\.serve request has closed/);
+      await rejectsClosed(drained({ server, info }));
+      assert.equal(await watched({ server, info }), 0);
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  it("a Bun.serve request whose client left throws ENOTCONN naming only what is missing", {
+    skip: onlyBun,
+  }, async () => {
+    const seen = Promise.withResolvers<Request>();
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(request: Request) {
+        seen.resolve(request);
+        return new Response("ok");
+      },
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.port}/`, { headers: { connection: "close" } });
+      await res.text();
+      const request = await seen.promise;
+      await sleep(50);
+      const err = await rejectsClosed(inspect({ server, request }));
+      assert.equal(err.code, "ENOTCONN");
+      // The server's port is known: a message must not call it missing.
+      assert.doesNotMatch(err.message, /no local port \d/);
+      assert.match(err.message, /Bun\.serve request has closed/);
+      await rejectsClosed(drained({ server, request }));
+      assert.equal(await watched({ server, request }), 0);
+    } finally {
+      server.stop(true);
+    }
+  });
+});
+
+/** True while the kernel still lists the TCP connection between these ports (Linux: ss). */
+function hasConnection(localPort: number, peerPort: number): boolean {
+  if (process.platform !== "linux" || !hasTool("ss", ["-V"])) return true;
+  try {
+    return ssFor(localPort, peerPort).sendQ >= 0;
+  } catch {
+    return false;
+  }
+}
+
+/** A throwaway self-signed certificate for localhost, made by openssl. */
+async function selfSigned(): Promise<{ cert: string; key: string }> {
+  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const { execFileSync } = await import("node:child_process");
+  const dir = mkdtempSync(join(tmpdir(), "sockbuf-tls-"));
+  try {
+    execFileSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ], { stdio: "ignore" });
+    return {
+      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+      key: readFileSync(join(dir, "key.pem"), "utf8"),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe("socket arguments", () => {
   it("rejects objects that are not sockets with a TypeError listing what is accepted", async () => {
