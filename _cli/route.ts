@@ -5,7 +5,7 @@
  * @module
  */
 import { listUserRoutes, routeUser, unrouteUser, type UserRoute } from "../route.ts";
-import { EXIT, out, parseFlags, table, UsageError } from "./common.ts";
+import { EXIT, out, parseFlags, printable, quote, table, UsageError } from "./common.ts";
 
 const USAGE = `Usage: sockbuf route add    --user U --dev IF [--gateway IP] [flags]
        sockbuf route remove --user U [--dev IF] [flags]
@@ -42,6 +42,7 @@ const FLAGS = {
   json: { type: "boolean", default: false },
 } as const;
 
+/** A route as table cells; names and addresses come from `ip`/`pfctl` output, so are escaped. */
 function describe(r: UserRoute): string[] {
   return [
     r.uid !== undefined ? `uid ${r.uid}` : `user ${r.user ?? "?"}`,
@@ -50,7 +51,7 @@ function describe(r: UserRoute): string[] {
     r.table !== undefined
       ? `table ${r.table} priority ${r.priority ?? "-"}`
       : `${r.mode ?? ""} ${r.anchor ?? ""}`.trim(),
-  ];
+  ].map((cell) => printable(cell));
 }
 
 /** Runs `sockbuf route`. */
@@ -93,7 +94,7 @@ export async function route(args: string[]): Promise<number> {
       ? table(routes.map(describe), ["left", "left", "left", "left"]).join("\n")
       : "no per-user routes";
   } else {
-    throw new UsageError(`expected add, remove or list, got ${JSON.stringify(action ?? "")}`);
+    throw new UsageError(`expected add, remove or list, got ${quote(action ?? "")}`);
   }
   out(`${v.json ? JSON.stringify(result) : text}\n`);
   return EXIT.ok;
