@@ -9,8 +9,11 @@
  * sockbuf demo     watch a send buffer live, with and without TCP_NOTSENT_LOWAT
  * ```
  *
- * Every command takes `--help`. Exit codes: 0 ok, 1 failure, 2 usage (a bad flag or value).
- * Colour only on a terminal, and never with `NO_COLOR` set.
+ * Every command takes `--help`. Exit codes: 0 ok, 1 failure, 2 usage (a bad flag or value, a
+ * flag given twice), 141 the reader of the output went away (`sockbuf ls | head -n 1`; what a
+ * shell shows for a program SIGPIPE ended, and nothing is printed). Colour only on a terminal,
+ * and never with `NO_COLOR` set. Names other processes chose (process and interface names)
+ * are shown with control characters escaped as `\xNN` or `\u{NNNN}`; `--json` keeps them exact.
  *
  * ```sh
  * deno run --allow-all jsr:@sockbuf/sockbuf/cli ls --limit 10
@@ -22,8 +25,8 @@
  *
  * @module
  */
-import { EXIT, UsageError } from "./_cli/common.ts";
-import { args as hostArgs, setExitCode, writeStderr, writeStdout } from "./ffi/host.ts";
+import { EXIT, printable, quote, UsageError } from "./_cli/common.ts";
+import { args as hostArgs, BrokenPipe, setExitCode, writeStderr, writeStdout } from "./ffi/host.ts";
 
 /** A command's runner: its arguments in, its exit code out. */
 type Command = (args: string[]) => Promise<number>;
@@ -70,14 +73,14 @@ Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)}${c.summary}`).join("\n")}
 
 Run "sockbuf <command> --help" for a command's flags.
-Exit codes: 0 ok, 1 failure, 2 usage.`;
+Exit codes: 0 ok, 1 failure, 2 usage, 141 the output's reader went away.`;
 
 /**
  * Runs one `sockbuf` command line and resolves to its exit code; messages go to stdout and
  * stderr. A wrong command line gives 2, a failed system call or command 1.
  *
  * @param args the arguments after the program name, e.g. `["ls", "--json"]`
- * @returns the exit code: 0 ok, 1 failure, 2 usage
+ * @returns the exit code: 0 ok, 1 failure, 2 usage, 141 stdout's reader went away
  *
  * @example Print the help and check the exit code
  * ```ts
@@ -96,16 +99,19 @@ export async function main(args: string[]): Promise<number> {
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
-    writeStderr(`sockbuf: unknown command ${JSON.stringify(name)}\nTry: sockbuf --help\n`);
+    writeStderr(`sockbuf: unknown command ${printable(quote(name), false)}\nTry: sockbuf --help\n`);
     return EXIT.usage;
   }
   try {
     return await (await command.load())(rest);
   } catch (err) {
+    // The reader went away (`sockbuf ls | head -n 1`): nobody is left to read a message.
+    if (err instanceof BrokenPipe) return EXIT.brokenPipe;
     // Bad values the library rejects (TypeError/RangeError name the field) are usage errors;
-    // anything the system refused is a failure.
+    // anything the system refused is a failure. Messages may carry outside text (a value, an
+    // interface name, a tool's stderr): escaped for the terminal.
     const usage = err instanceof UsageError || err instanceof TypeError || err instanceof RangeError;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = printable(err instanceof Error ? err.message : String(err), false);
     writeStderr(`sockbuf ${name}: ${message}\n${usage ? `Try: sockbuf ${name} --help\n` : ""}`);
     return usage ? EXIT.usage : EXIT.failure;
   }

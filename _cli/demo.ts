@@ -20,10 +20,9 @@ import * as net from "node:net";
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { setDefaultHighWaterMark } from "node:stream";
-import { parseArgs } from "node:util";
 import { type LowLatencyWriter, lowLatencyWriter, type SendBuffer, watch } from "../mod.ts";
 import { platform } from "../platform/mod.ts";
-import { UsageError } from "./common.ts";
+import { out, parseFlags, quote, UsageError } from "./common.ts";
 
 export const DEMO_USAGE = `Usage: sockbuf demo [--seconds N] [--rate BYTES] [--lowat BYTES] [--json] [--help]
 
@@ -60,27 +59,17 @@ interface Options {
 }
 
 function parseOptions(args: string[]): Options | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        seconds: { type: "string", default: "5" },
-        rate: { type: "string", default: "262144" },
-        lowat: { type: "string", default: "16384" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) return undefined;
+  const parsed = parseFlags(args, {
+    seconds: { type: "string", default: "5" },
+    rate: { type: "string", default: "262144" },
+    lowat: { type: "string", default: "16384" },
+    json: { type: "boolean", default: false },
+  });
+  if (!parsed) return undefined;
+  const { values } = parsed;
   const number = (flag: string, text: string, ok: (n: number) => boolean, what: string) => {
     const n = text.trim() === "" ? NaN : Number(text);
-    if (!ok(n)) throw new UsageError(`--${flag} must be ${what}, got ${JSON.stringify(text)}`);
+    if (!ok(n)) throw new UsageError(`--${flag} must be ${what}, got ${quote(text)}`);
     return n;
   };
   const int = (min: number, max: number) => (n: number) => Number.isInteger(n) && n >= min && n <= max;
@@ -335,6 +324,7 @@ async function runPhase(
       dropped: stream?.dropped ?? 0,
     };
   } finally {
+    phaseStop.abort(); // the writer stops too when a write to stdout failed
     clearTimeout(timer);
     stop.removeEventListener("abort", onStop);
     reader?.stop();
@@ -438,13 +428,13 @@ class Screen {
   #style: Style;
   constructor(style: Style) {
     this.#style = style;
-    process.stdout.write("\x1b[?25l"); // hide the cursor while redrawing
+    out("\x1b[?25l"); // hide the cursor while redrawing
   }
   draw(lines: string[]): void {
     const columns = process.stdout.columns || 80;
-    let out = this.#rows > 0 ? `\r\x1b[${this.#rows}A` : "\r";
-    for (const line of lines) out += `\x1b[2K${line}\n`;
-    process.stdout.write(out);
+    let text = this.#rows > 0 ? `\r\x1b[${this.#rows}A` : "\r";
+    for (const line of lines) text += `\x1b[2K${line}\n`;
+    out(text);
     // deno-lint-ignore no-control-regex -- strips the colours to measure the visible width
     const visible = (l: string) => l.replace(/\x1b\[[0-9;]*m/g, "").length;
     this.#rows = lines.reduce((rows, l) => rows + Math.max(1, Math.ceil(visible(l) / columns)), 0);
@@ -454,7 +444,11 @@ class Screen {
     this.#rows = 0;
   }
   restore(): void {
-    process.stdout.write("\x1b[0m\x1b[?25h");
+    try {
+      out("\x1b[0m\x1b[?25h");
+    } catch {
+      // the terminal is gone: nothing to restore
+    }
   }
   get style(): Style {
     return this.#style;
@@ -516,19 +510,15 @@ function summaryJson(results: PhaseResult[], o: Options, interrupted: boolean) {
 // ---------------------------------------------------------------------------------------
 // Main
 
-/** Runs the demo with these flags; resolves to the exit code. */
+/** Prints one line on stdout, as console.log would, but in order and failing on a closed pipe. */
+const say = (line = "") => out(`${line}\n`);
+
+/** Runs the demo with these flags; resolves to the exit code (a bad flag throws a UsageError). */
 export async function demo(args: string[]): Promise<number> {
-  let options: Options | undefined;
-  try {
-    // `deno task demo -- --seconds 3` passes the "--" through; npm and Bun do not.
-    options = parseOptions(args[0] === "--" ? args.slice(1) : args);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`sockbuf demo: ${err.message}\nTry: sockbuf demo --help\n`);
-    return 2;
-  }
+  // `deno task demo -- --seconds 3` passes the "--" through; npm and Bun do not.
+  const options = parseOptions(args[0] === "--" ? args.slice(1) : args);
   if (!options) {
-    process.stdout.write(`${DEMO_USAGE}\n`);
+    say(DEMO_USAGE);
     return 0;
   }
   const o = options;
@@ -556,36 +546,36 @@ export async function demo(args: string[]): Promise<number> {
     ];
     if (screen) {
       const st = screen.style;
-      console.log(`${st.bold("sockbuf demo:")} ${intro[0]}\n${intro[1]}`);
-      console.log(
+      say(`${st.bold("sockbuf demo:")} ${intro[0]}\n${intro[1]}`);
+      say(
         `size = ${st.unacked(`${MARK.unacked} unacked`)} (sent, not ACKed) + ${
           st.unsent(`${MARK.unsent} unsent`)
         } (not yet sent) + ${st.free(`${MARK.free} free`)}    ${st.dim("Ctrl-C stops")}\n`,
       );
     } else if (!o.json) {
-      console.log(`sockbuf demo: ${intro.join(" ")}`);
-      console.log(`legend: # unacked (sent, not ACKed)  = unsent (not yet sent)  . free`);
+      say(`sockbuf demo: ${intro.join(" ")}`);
+      say(`legend: # unacked (sent, not ACKed)  = unsent (not yet sent)  . free`);
     }
 
     const results: PhaseResult[] = [];
     for (const phase of ["default", "lowat"] as const) {
       if (stop.signal.aborted) break;
-      if (!screen && !o.json) console.log(`phase ${phase}: ${describePhase(phase, o)}, ${o.seconds} s`);
+      if (!screen && !o.json) say(`phase ${phase}: ${describePhase(phase, o)}, ${o.seconds} s`);
       let n = 0;
       const result = await runPhase(phase, o, stop.signal, (s) => {
-        if (o.json) console.log(JSON.stringify(s));
+        if (o.json) say(JSON.stringify(s));
         else if (screen) screen.draw(frame(s, o, screen.style, process.stdout.columns || 80));
-        else if (n % 5 === 0) console.log(plainLine(s));
+        else if (n % 5 === 0) say(plainLine(s));
         n++;
       });
       screen?.keep();
       results.push(result);
-      if (screen) console.log();
+      if (screen) say();
     }
     const line = summaryLine(results);
-    if (o.json) console.log(JSON.stringify(summaryJson(results, o, interrupted)));
-    else console.log(screen ? screen.style.bold(line) : line);
-    if (interrupted && !o.json) console.log("(interrupted)");
+    if (o.json) say(JSON.stringify(summaryJson(results, o, interrupted)));
+    else say(screen ? screen.style.bold(line) : line);
+    if (interrupted && !o.json) say("(interrupted)");
     return interrupted ? 130 : 0;
   } finally {
     process.off("SIGINT", onSigint);

@@ -4,7 +4,7 @@
  * @module
  */
 import { inspectProcessSocket } from "../list.ts";
-import { bytes, EXIT, out, parseFlags, table, UsageError } from "./common.ts";
+import { bytes, EXIT, out, parseFlags, quote, table, UsageError } from "./common.ts";
 
 const USAGE = `Usage: sockbuf inspect PID:FD [--json]
 
@@ -31,7 +31,7 @@ export async function inspectCommand(args: string[]): Promise<number> {
   const m = /^([0-9]{1,10}):([0-9]{1,10})$/.exec(target ?? "");
   if (!m || extra.length) {
     throw new UsageError(
-      `expected one PID:FD argument, such as 1234:5, got ${JSON.stringify(parsed.positionals.join(" "))}`,
+      `expected one PID:FD argument, such as 1234:5, got ${quote(parsed.positionals.join(" "))}`,
     );
   }
   const buf = await inspectProcessSocket(Number(m[1]), Number(m[2]));

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { EXIT, out, parseFlags, style } from "./common.ts";
+import { EXIT, out, parseFlags, style, UsageError } from "./common.ts";
 import { LIST_FLAGS, LIST_HELP, listFor, listOptions, render } from "./sockets.ts";
 
 const USAGE = `Usage: sockbuf ls [flags]
@@ -12,7 +12,7 @@ Every TCP socket's send buffer on this host (Linux), sorted by unsent bytes: siz
 queued (Send-Q), unsent, unacked segments, congestion window, RTT and process.
 
 ${LIST_HELP}
-  --tcp-info      with --json: add each socket's whole tcp_info
+  --tcp-info      with --json (required): add each socket's whole tcp_info
   --json          a JSON array, exact byte counts (size, queued, unsent, unackedBytes in
                   bytes; unackedSegments and cwndSegments in segments; rttMicros in µs)
   --help          this text
@@ -31,8 +31,10 @@ export async function ls(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   const { values } = parsed;
+  // The table has no room for tcp_info's seventy-odd fields; saying so beats ignoring it.
+  if (values["tcp-info"] && !values.json) throw new UsageError("--tcp-info needs --json");
   const o = listOptions(values);
-  const entries = listFor(o, values["tcp-info"] && values.json);
+  const entries = listFor(o, values["tcp-info"]);
   if (values.json) {
     // One line, as `ip -j` prints: a single stringify of the array is the fastest way here.
     out(JSON.stringify(entries));

@@ -5,7 +5,7 @@
  * @module
  */
 import { type ForeignEntry, listUserRoutes, routeUser, unrouteUser, type UserRoute } from "../route/mod.ts";
-import { EXIT, out, parseFlags, table, UsageError } from "./common.ts";
+import { EXIT, out, parseFlags, printable, quote, table, UsageError } from "./common.ts";
 
 const USAGE = `Usage: sockbuf route add    --user U --dev IF [--gateway IP] [flags]
        sockbuf route remove --user U [--dev IF] [flags]
@@ -43,6 +43,7 @@ const FLAGS = {
   json: { type: "boolean", default: false },
 } as const;
 
+/** A route as table cells; names and addresses come from `ip`/`pfctl` output, so are escaped. */
 function describe(r: UserRoute): string[] {
   return [
     r.uid !== undefined ? `uid ${r.uid}` : `user ${r.user ?? "?"}`,
@@ -51,7 +52,7 @@ function describe(r: UserRoute): string[] {
     r.table !== undefined
       ? `table ${r.table} priority ${r.priority ?? "-"}`
       : `${r.mode ?? ""} ${r.anchor ?? ""}`.trim(),
-  ];
+  ].map((cell) => printable(cell));
 }
 
 /** Entries sockbuf did not make, one line each in ip's own words, under a heading saying so. */
@@ -72,7 +73,7 @@ function foreignLines(foreign: readonly ForeignEntry[] | undefined): string {
       ...kv("metric", f.metric),
       ...kv(f.kind === "rule" ? "protocol" : "proto", f.protocol),
     ].join(" ");
-  return `\nnot made by sockbuf, left alone:\n${foreign.map(line).join("\n")}`;
+  return `\nnot made by sockbuf, left alone:\n${foreign.map((f) => printable(line(f))).join("\n")}`;
 }
 
 /** Runs `sockbuf route`. */
@@ -117,7 +118,7 @@ export async function route(args: string[]): Promise<number> {
       : "no per-user routes";
     text += foreignLines(routes.foreign);
   } else {
-    throw new UsageError(`expected add, remove or list, got ${JSON.stringify(action ?? "")}`);
+    throw new UsageError(`expected add, remove or list, got ${quote(action ?? "")}`);
   }
   out(`${v.json ? JSON.stringify(result) : text}\n`);
   return EXIT.ok;

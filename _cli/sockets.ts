@@ -6,7 +6,17 @@
  */
 import { listSocketsSync, TCP_STATES } from "../list.ts";
 import type { SocketEntry, TcpState } from "../types.ts";
-import { type Align, bytes, choiceFlag, intFlag, type Style, table, UsageError } from "./common.ts";
+import {
+  type Align,
+  bytes,
+  choiceFlag,
+  intFlag,
+  printable,
+  quote,
+  type Style,
+  table,
+  UsageError,
+} from "./common.ts";
 
 /** Sort keys; every one sorts largest first, except `port` and `pid`. */
 export const SORT_KEYS = ["unsent", "queued", "size", "unacked", "rtt", "cwnd", "port", "pid"] as const;
@@ -69,18 +79,18 @@ export function listOptions(values: {
 }): ListOptions {
   let states = [...CONNECTED];
   if (values.state) {
-    const names = values.state.flatMap((s) => s.split(",")).map((s) =>
-      s.trim().toUpperCase().replaceAll("-", "_")
-    );
-    states = names.includes("ALL") ? [...TCP_STATES] : names.map((n) => {
-      const state = n === "SYN_RECV" ? "SYN_RECEIVED" : n;
-      if (!(TCP_STATES as readonly string[]).includes(state)) {
-        throw new UsageError(
-          `--state: unknown TCP state ${JSON.stringify(n.toLowerCase().replaceAll("_", "-"))}`,
-        );
+    // Every name is checked, "all" or not, so a typo never passes silently; names are ASCII
+    // (so "establıshed", whose ı upper-cases to I, is not taken for "established").
+    const names = values.state.flatMap((s) => s.split(",")).map((s) => s.trim());
+    const picked = names.map((name) => {
+      const upper = /^[A-Za-z0-9_-]+$/.test(name) ? name.toUpperCase().replaceAll("-", "_") : "";
+      const state = upper === "SYN_RECV" ? "SYN_RECEIVED" : upper;
+      if (state !== "ALL" && !(TCP_STATES as readonly string[]).includes(state)) {
+        throw new UsageError(`--state: unknown TCP state ${quote(name)}`);
       }
-      return state as TcpState;
+      return state;
     });
+    states = picked.includes("ALL") ? [...TCP_STATES] : picked as TcpState[];
   }
   const pid = values.pid === undefined ? undefined : intFlag("pid", values.pid, 1, 2 ** 31 - 1);
   return {
@@ -119,10 +129,13 @@ export function listFor(o: ListOptions, tcpInfo = false): SocketEntry[] {
 const endpoint = (a: { address: string; port: number }) =>
   a.address.includes(":") ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 
-/** Who holds the socket: `command[pid]`, comma-separated; `-` if nobody was found. */
+/**
+ * Who holds the socket: `command[pid]`, comma-separated; `-` if nobody was found. A command
+ * name is whatever the process set (prctl PR_SET_NAME, /proc/PID/comm), so it is escaped.
+ */
 export function holders(e: SocketEntry): string {
   if (!e.processes) return "";
-  const names = [...new Set(e.processes.map((p) => `${p.command}[${p.pid}]`))];
+  const names = [...new Set(e.processes.map((p) => `${printable(p.command)}[${p.pid}]`))];
   return names.length ? names.join(",") : "-";
 }
 

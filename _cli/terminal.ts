@@ -1,11 +1,19 @@
 /**
  * A full-screen view for `sockbuf top`: the terminal's alternate screen, the cursor hidden,
  * keys read one at a time. Everything it changes is put back on exit, however the program
- * ends (q, Ctrl-C, SIGTERM, an error), so the shell is left as it was.
+ * ends (q, Ctrl-C, every terminating signal a terminal or a user sends, an error), so the
+ * shell is left as it was.
  *
  * @module
  */
 import process from "node:process";
+import { writeStdout } from "../ffi/host.ts";
+
+/**
+ * The signals that end a program by default and can be caught: each becomes a quit, so the
+ * terminal is restored before the exit. (SIGKILL and SIGSTOP cannot be caught.)
+ */
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
 
 const ENTER = "\x1b[?1049h\x1b[?25l"; // alternate screen on, cursor hidden
 const LEAVE = "\x1b[0m\x1b[?25h\x1b[?1049l"; // colours reset, cursor shown, alternate screen off
@@ -21,16 +29,20 @@ export class FullScreen {
   #onSignal = () => this.#onKey("\x03");
   #onExit = () => this.close();
 
-  /** Takes the terminal; `onKey` gets each key pressed (Ctrl-C and SIGTERM arrive as `"\x03"`). */
+  /**
+   * Takes the terminal; `onKey` gets each key pressed. SIGINT, SIGTERM, SIGHUP and SIGQUIT,
+   * and a terminal that went away (stdin's error or end), arrive as Ctrl-C, `"\x03"`.
+   */
   constructor(onKey: (key: string) => void) {
     this.#onKey = onKey;
-    process.stdout.write(ENTER);
+    writeStdout(ENTER);
     // Raw mode: keys arrive at once and Ctrl-C is a key, not a signal.
     process.stdin.setRawMode?.(true);
     process.stdin.on("data", this.#onData);
+    process.stdin.on("error", this.#onSignal);
+    process.stdin.on("end", this.#onSignal);
     process.stdin.resume();
-    process.on("SIGINT", this.#onSignal);
-    process.on("SIGTERM", this.#onSignal);
+    for (const signal of SIGNALS) process.on(signal, this.#onSignal);
     process.on("exit", this.#onExit);
   }
 
@@ -42,7 +54,7 @@ export class FullScreen {
   /** Replaces the screen with `lines`, each cut to the terminal's width by the caller. */
   draw(lines: string[]): void {
     if (!this.#open) return;
-    process.stdout.write(`\x1b[H${lines.map((l) => `${l}\x1b[K`).join("\r\n")}\x1b[J`);
+    writeStdout(`\x1b[H${lines.map((l) => `${l}\x1b[K`).join("\r\n")}\x1b[J`);
   }
 
   /** Gives the terminal back: cooked mode, the cursor, the main screen. */
@@ -50,11 +62,22 @@ export class FullScreen {
     if (!this.#open) return;
     this.#open = false;
     process.stdin.off("data", this.#onData);
-    process.stdin.setRawMode?.(false);
-    process.stdin.pause();
-    process.off("SIGINT", this.#onSignal);
-    process.off("SIGTERM", this.#onSignal);
+    process.stdin.off("end", this.#onSignal);
+    for (const signal of SIGNALS) process.off(signal, this.#onSignal);
     process.off("exit", this.#onExit);
-    process.stdout.write(LEAVE);
+    // After a hangup the terminal may be gone (EIO): then there is nothing left to restore.
+    // stdin's error listener stays, so a late error cannot become an uncaught one.
+    attempt(() => process.stdin.setRawMode?.(false));
+    attempt(() => process.stdin.pause());
+    attempt(() => writeStdout(LEAVE));
+  }
+}
+
+/** Runs `step`; a terminal that is gone makes it throw, and then there is nothing to undo. */
+function attempt(step: () => void): void {
+  try {
+    step();
+  } catch {
+    // the terminal is gone
   }
 }

@@ -46,7 +46,8 @@ export async function top(args: string[]): Promise<number> {
   };
   const screen = isTty()
     ? new FullScreen((key) => {
-      if (key === "q" || key === "Q" || key === "\x03") stop();
+      // q, Ctrl-C, or Ctrl-\ (in raw mode a key, not SIGQUIT).
+      if (key === "q" || key === "Q" || key === "\x03" || key === "\x1c") stop();
       else if (key === "s") {
         o.sort = SORT_KEYS[(SORT_KEYS.indexOf(o.sort) + 1) % SORT_KEYS.length];
         wake?.();

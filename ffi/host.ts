@@ -13,16 +13,32 @@ interface BunProcess {
   argv: string[];
   exitCode: number | undefined;
   env: Record<string, string | undefined>;
-  stdout: { isTTY?: boolean; write(data: Uint8Array | string): boolean };
-  stderr: { write(data: string): boolean };
+  platform: string;
+  stdout: { isTTY?: boolean };
 }
 interface BunFs {
   writeSync(fd: number, data: Uint8Array, offset?: number): number;
+}
+interface BunPoll {
+  symbols: { poll(fds: Uint8Array, nfds: number, timeout: number): number };
 }
 
 const isBun = "Bun" in globalThis;
 const bunProcess = isBun ? (globalThis as unknown as { process: BunProcess }).process : undefined;
 const encoder = new TextEncoder();
+const bunRequire = <T>(id: string): T => (import.meta as unknown as { require(id: string): T }).require(id);
+
+/**
+ * The reader of stdout went away (EPIPE): there is no one left to tell anything, so the
+ * command line ends quietly with exit code 141, what a shell reports for a program that
+ * SIGPIPE ended (Deno and Bun ignore SIGPIPE, so the write fails instead).
+ */
+export class BrokenPipe extends Error {
+  override name = "BrokenPipe";
+  constructor() {
+    super("the reader of stdout went away (EPIPE)");
+  }
+}
 
 /** The command-line arguments after the script's name. */
 export function args(): string[] {
@@ -50,31 +66,70 @@ export function stdoutIsTerminal(): boolean {
   return bunProcess ? bunProcess.stdout.isTTY === true : Deno.stdout.isTerminal();
 }
 
-let bunFs: BunFs | undefined;
-
-/** Writes all of `text` to stdout before returning. */
+/**
+ * Writes all of `text` to stdout before returning, in order with every other write: a slow
+ * reader makes it wait, never reorders. A reader that went away throws {@linkcode BrokenPipe}.
+ */
 export function writeStdout(text: string): void {
-  if (!bunProcess) return writeAll(Deno.stdout, text);
-  const bytes = encoder.encode(text);
-  bunFs ??= (import.meta as unknown as { require(id: string): BunFs }).require("node:fs");
-  let off = 0;
+  if (bunProcess) bunWriteAll(1, text);
+  else denoWriteAll(Deno.stdout, text);
+}
+
+/** Writes all of `text` to stderr; if stderr is closed there is nowhere to say so, so nothing happens. */
+export function writeStderr(text: string): void {
   try {
-    while (off < bytes.length) off += bunFs.writeSync(1, bytes, off);
+    if (bunProcess) bunWriteAll(2, text);
+    else denoWriteAll(Deno.stderr, text);
   } catch (err) {
-    // A non-blocking stdout that is full: let the stream queue the rest.
-    if ((err as { code?: string }).code !== "EAGAIN") throw err;
-    bunProcess.stdout.write(bytes.subarray(off));
+    if (!(err instanceof BrokenPipe)) throw err;
   }
 }
 
-/** Writes `text` to stderr. */
-export function writeStderr(text: string): void {
-  if (bunProcess) bunProcess.stderr.write(text);
-  else writeAll(Deno.stderr, text);
+/** Deno: writes all of `text`, however many calls the OS takes (Deno's stdio blocks). */
+function denoWriteAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  try {
+    for (let off = 0; off < bytes.length;) off += stream.writeSync(bytes.subarray(off));
+  } catch (err) {
+    if (err instanceof Deno.errors.BrokenPipe) throw new BrokenPipe();
+    throw err;
+  }
 }
 
-/** Deno: writes all of `text`, however many calls the OS takes. */
-function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+let bunFs: BunFs | undefined;
+let bunPoll: BunPoll | undefined;
+
+/**
+ * Bun: writes all of `text` to `fd` synchronously. Bun makes its stdio pipes non-blocking,
+ * so a full pipe gives EAGAIN; handing the rest to an asynchronous stream would let the next
+ * write overtake it, so wait with poll(2) until the pipe takes more, and go on writing here.
+ */
+function bunWriteAll(fd: number, text: string): void {
   const bytes = encoder.encode(text);
-  for (let off = 0; off < bytes.length;) off += stream.writeSync(bytes.subarray(off));
+  bunFs ??= bunRequire<BunFs>("node:fs");
+  for (let off = 0; off < bytes.length;) {
+    try {
+      off += bunFs.writeSync(fd, bytes, off);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === "EPIPE") throw new BrokenPipe();
+      if (code !== "EAGAIN") throw err;
+      waitWritable(fd);
+    }
+  }
+}
+
+/** Blocks until `fd` can be written (or has failed: the next write says how). */
+function waitWritable(fd: number): void {
+  if (!bunPoll) {
+    const ffi = bunRequire<{ dlopen(path: string, symbols: object): BunPoll }>("bun:ffi");
+    const libc = bunProcess!.platform === "darwin" ? "/usr/lib/libSystem.B.dylib" : "libc.so.6";
+    // poll(struct pollfd *fds, nfds_t nfds, int timeout): not variadic, so safe on every ABI.
+    bunPoll = ffi.dlopen(libc, { poll: { args: ["ptr", "u64", "i32"], returns: "i32" } });
+  }
+  // struct pollfd { int fd; short events; short revents; }; POLLOUT is 4 on Linux and macOS.
+  const pollfd = new Uint8Array(8);
+  new Int32Array(pollfd.buffer, 0, 1)[0] = fd;
+  new Int16Array(pollfd.buffer, 4, 1)[0] = 4;
+  bunPoll.symbols.poll(pollfd, 1, -1); // -1 with EINTR: the caller's next write simply retries
 }

@@ -21,6 +21,7 @@ import {
   type TmuxSession,
   tmuxSession,
 } from "./_helpers.ts";
+import { childOf } from "./_cli.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const linux = process.platform === "linux";
@@ -249,7 +250,9 @@ describe(`sockbuf command line (${runtime})`, () => {
       ip("link", "set", "tun9", "up");
       ip("link", "set", "tun9p", "up");
       ip("addr", "add", "10.77.0.1/24", "dev", "tun9");
-      const state = () => ip("rule", "show") + ip("route", "show", "table", "all");
+      const state = () =>
+        ip("rule", "show") + ip("-6", "rule", "show") + ip("route", "show", "table", "all") +
+        ip("-6", "route", "show", "table", "all");
       const before = state();
       const add = ["add", "--user", "4242", "--dev", "tun9", "--gateway", "10.77.0.2", "--table", "4242"];
       const first = inNs([...add, "--json"]);
@@ -359,4 +362,51 @@ describe(`sockbuf command line (${runtime})`, () => {
       await pair.close();
     }
   });
+
+  for (const signal of ["SIGHUP", "SIGQUIT", "SIGTERM", "SIGINT"] as const) {
+    it(`top gives the terminal back after ${signal}`, {
+      skip: !linux && "Linux only: sock_diag",
+      timeout: 60_000,
+    }, async (t) => {
+      if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+      if (!needs(t, hasTool("tmux", ["-V"]), "tmux")) return;
+      const [cmd, argv] = cliArgv(["top", "--interval", "200", "--state", "listen"]);
+      const line = `${[cmd, ...argv].join(" ")}; echo "exit=$?"; stty -a; sleep 60`;
+      const term = tmuxSession(root, 160, 24, line);
+      try {
+        const { tmux } = term;
+        let frame = "";
+        for (let i = 0; i < 100 && !frame.includes("STATE"); i++) {
+          await sleep(100);
+          frame = tmux("capture-pane", "-p", "-t", "main");
+        }
+        assert.match(frame, /^sockbuf top /m, frame);
+        const shown = () => tmux("display", "-p", "-t", "main", "#{alternate_on} #{cursor_flag}").trim();
+        assert.equal(shown(), "1 0", "top took the alternate screen and hid the cursor");
+        // The pane runs a shell; top is its only child.
+        process.kill(
+          await childOf(Number(tmux("display", "-p", "-t", "main", "#{pane_pid}").trim())),
+          signal,
+        );
+        let after = "";
+        for (let i = 0; i < 100 && !/exit=\d+/.test(after); i++) {
+          await sleep(100);
+          after = tmux("capture-pane", "-p", "-t", "main", "-S", "-100");
+        }
+        const modes = after.split(/\s+/);
+        console.log(
+          `top after ${signal} (${runtime}): ${
+            /exit=\d+/.exec(after)?.[0]
+          }, screen and cursor "${shown()}", ${
+            modes.includes("icanon") && modes.includes("echo") ? "cooked" : "raw"
+          } mode`,
+        );
+        assert.match(after, /exit=0/, after);
+        assert.equal(shown(), "0 1", "the main screen is back and the cursor shows");
+        assert.ok(modes.includes("icanon") && modes.includes("echo"), `cooked mode is back:\n${after}`);
+      } finally {
+        term.kill();
+      }
+    });
+  }
 });

@@ -1,0 +1,107 @@
+/**
+ * Running the `sockbuf` command line from tests as a user runs it: a separate process under
+ * the runtime running the suite (`deno run --allow-all cli.ts …` or `bun cli.ts …`).
+ */
+import { Buffer } from "node:buffer";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { runtime, sleep } from "./_helpers.ts";
+
+/** The repository's root, the CLI's working directory. */
+export const root: string = fileURLToPath(new URL("..", import.meta.url));
+
+/** The CLI's argv under this suite's runtime: `[command, args]`. */
+export const cliArgv = (args: string[]): readonly [string, string[]] =>
+  runtime === "deno" ? ["deno", ["run", "--allow-all", "cli.ts", ...args]] : ["bun", ["cli.ts", ...args]];
+
+/** What one run of the CLI gave. */
+export interface CliResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** Milliseconds from spawn to exit. */
+  ms: number;
+  /** True when it was killed for running past its time limit. */
+  timedOut: boolean;
+}
+
+/**
+ * Runs the CLI to completion without blocking this process's event loop, so several runs
+ * can share the two cores. `prefix` puts a wrapper before it (e.g. `unshare -n`). A run
+ * longer than `timeoutMs` is killed and reported as `timedOut`.
+ */
+export function cliAsync(
+  args: string[],
+  { timeoutMs = 30_000, prefix = [] as string[], env = {} as Record<string, string> } = {},
+): Promise<CliResult> {
+  const [cmd, argv] = cliArgv(args);
+  const [file, ...rest] = [...prefix, cmd, ...argv];
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, rest, {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out: Uint8Array[] = [];
+    const err: Uint8Array[] = [];
+    child.stdout!.on("data", (d: Uint8Array) => out.push(d));
+    child.stderr!.on("data", (d: Uint8Array) => err.push(d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const text = (parts: Uint8Array[]) => Buffer.concat(parts).toString("utf8");
+      resolve({
+        code,
+        signal,
+        stdout: text(out),
+        stderr: text(err),
+        ms: performance.now() - started,
+        timedOut,
+      });
+    });
+  });
+}
+
+/** Runs `jobs` with at most `width` at a time, keeping their order in the results. */
+export async function pool<T, R>(items: T[], width: number, job: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await job(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return results;
+}
+
+/** The pid of the only child of `pid` (a pane's shell running the CLI), waiting for it to appear. */
+export async function childOf(pid: number): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)
+      .map(Number);
+    if (kids.length === 1) return kids[0];
+    await sleep(50);
+  }
+  throw new Error(`process ${pid} has no single child`);
+}
+
+/**
+ * Raw control characters a terminal acts on: C0 but newline, DEL, C1 (U+0080–U+009F), and
+ * the bidirectional controls and line/paragraph separators that reorder or break a line.
+ */
+// deno-lint-ignore no-control-regex -- finding control characters is the point
+export const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/u;
