@@ -26,7 +26,7 @@
  * @module
  */
 import { EXIT, printable, quote, UsageError } from "./_cli/common.ts";
-import { args as hostArgs, BrokenPipe, setExitCode, writeStderr, writeStdout } from "./ffi/host.ts";
+import { args as hostArgs, BrokenPipe, setExitCode, writeStderr, writeStdout } from "./_cli/host.ts";
 
 /** A command's runner: its arguments in, its exit code out. */
 type Command = (args: string[]) => Promise<number>;

@@ -8,9 +8,10 @@
  *
  * @module
  */
+import { checkInt, described, settle } from "./_args.ts";
 import { platform } from "./platform/mod.ts";
 import type { SocketQuery } from "./platform/types.ts";
-import type { SendBuffer, SocketEntry, TcpState } from "./types.ts";
+import { type SendBuffer, type SocketEntry, TCP_STATES, type TcpState } from "./types.ts";
 
 /**
  * Which sockets to list, and what to attach to each. Every condition given must hold.
@@ -44,52 +45,31 @@ export interface ListFilter {
   processes?: boolean;
 }
 
-/** Every state name a filter may use (the CLI takes the same). */
-export const TCP_STATES: readonly TcpState[] = [
-  "CLOSED",
-  "LISTEN",
-  "SYN_SENT",
-  "SYN_RECEIVED",
-  "ESTABLISHED",
-  "CLOSE_WAIT",
-  "FIN_WAIT_1",
-  "CLOSING",
-  "LAST_ACK",
-  "FIN_WAIT_2",
-  "TIME_WAIT",
-  "NEW_SYN_RECV",
-  "BOUND_INACTIVE",
-];
-
-function portNumber(value: unknown, field: string): number {
-  if (typeof value !== "number") throw new TypeError(`${field} must be a number, got ${typeof value}`);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    throw new RangeError(`${field} must be an integer from 0 to 65535, got ${value}`);
-  }
-  return value;
-}
-
 /** Checks a filter and turns it into the platform's query. */
 function query(filter: ListFilter = {}): SocketQuery {
-  if (typeof filter !== "object" || filter === null) throw new TypeError("filter must be an object");
+  if (typeof filter !== "object" || filter === null) {
+    throw new TypeError(`Expected filter as an object, got ${described(filter)}`);
+  }
   const { states, port, family } = filter;
   if (states !== undefined) {
-    if (!Array.isArray(states)) throw new TypeError("filter.states must be an array of state names");
+    if (!Array.isArray(states)) {
+      throw new TypeError(`Expected filter.states as an array of state names, got ${described(states)}`);
+    }
     for (const s of states) {
       if (!TCP_STATES.includes(s)) {
-        throw new RangeError(`filter.states: unknown TCP state ${JSON.stringify(s)}`);
+        throw new RangeError(`Expected filter.states as TCP state names, got ${described(s)}`);
       }
     }
   }
   if (family !== undefined && family !== 4 && family !== 6) {
-    throw new RangeError(`filter.family must be 4 or 6, got ${family}`);
+    throw new RangeError(`Expected filter.family as 4 or 6, got ${described(family)}`);
   }
   let localPort, peerPort, eitherPort;
   if (typeof port === "object" && port !== null) {
-    if (port.local !== undefined) localPort = portNumber(port.local, "filter.port.local");
-    if (port.peer !== undefined) peerPort = portNumber(port.peer, "filter.port.peer");
+    if (port.local !== undefined) localPort = checkInt("filter.port.local", port.local, 0, 65535);
+    if (port.peer !== undefined) peerPort = checkInt("filter.port.peer", port.peer, 0, 65535);
   } else if (port !== undefined) {
-    eitherPort = portNumber(port, "filter.port");
+    eitherPort = checkInt("filter.port", port, 0, 65535);
   }
   return {
     states: states === undefined ? undefined : [...states],
@@ -166,11 +146,7 @@ export function listSocketsSync(filter?: ListFilter): SocketEntry[] {
  * ```
  */
 export function listSockets(filter?: ListFilter): Promise<SocketEntry[]> {
-  try {
-    return Promise.resolve(listSocketsSync(filter));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return settle(() => listSocketsSync(filter));
 }
 
 /**
@@ -203,8 +179,6 @@ export async function* listSocketsStream(filter?: ListFilter): AsyncGenerator<So
   for (const batch of platform().listSockets(q)) yield* batch;
 }
 
-const INT_MAX = 2 ** 31 - 1;
-
 /**
  * Reads the send buffer of a socket held by another process, as {@linkcode inspect} does for
  * this one: the socket is duplicated into this process with `pidfd_open` + `pidfd_getfd`
@@ -236,15 +210,5 @@ const INT_MAX = 2 ** 31 - 1;
  * ```
  */
 export function inspectProcessSocket(pid: number, fd: number): Promise<SendBuffer> {
-  try {
-    for (const [value, name, min] of [[pid, "pid", 1], [fd, "fd", 0]] as const) {
-      if (typeof value !== "number") throw new TypeError(`${name} must be a number, got ${typeof value}`);
-      if (!Number.isInteger(value) || value < min || value > INT_MAX) {
-        throw new RangeError(`${name} must be an integer from ${min} to ${INT_MAX}, got ${value}`);
-      }
-    }
-    return Promise.resolve(platform().inspectProcessSocket(pid, fd));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return settle(() => platform().inspectProcessSocket(checkInt("pid", pid, 1), checkInt("fd", fd, 0)));
 }

@@ -32,19 +32,11 @@ export {
   setNotSentLowat,
   tcpInfo,
   tcpInfoSync,
-} from "./api.ts";
+} from "./inspect.ts";
 export { SockbufError } from "./errors.ts";
-export {
-  drained,
-  type DrainedOptions,
-  lowLatencyBody,
-  type LowLatencyOptions,
-  LowLatencyWriter,
-  lowLatencyWriter,
-  watch,
-  type WatchOptions,
-} from "./live.ts";
-export { ResolvedSocket, resolveSocket } from "./resolve.ts";
+export { drained, type DrainedOptions, watch, type WatchOptions } from "./watch.ts";
+export { lowLatencyBody, type LowLatencyOptions, LowLatencyWriter, lowLatencyWriter } from "./writer.ts";
+export { ResolvedSocket, resolveSocket, type SocketLike } from "./resolve.ts";
 export {
   inspectProcessSocket,
   type ListFilter,
@@ -66,9 +58,9 @@ export type {
   SendBuffer,
   SocketAddress,
   SocketEntry,
-  SocketLike,
   SocketMemory,
   SocketProcess,
   TcpInfo,
   TcpState,
 } from "./types.ts";
+export { TCP_STATES } from "./types.ts";

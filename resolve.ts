@@ -5,29 +5,12 @@
  *
  * @module
  */
+import { checkFd, checkInt, described, settle } from "./_args.ts";
 import { SockbufError } from "./errors.ts";
-import { hintOf, isUnspecified, keyOf, type SocketHint } from "./ffi/sockets.ts";
-import { parseIpLiteral } from "./platform/ip.ts";
+import { hintOf, isUnspecified, keyOf, type SocketHint } from "./_runtime.ts";
+import { parseIpLiteral } from "./_ip.ts";
 import { platform } from "./platform/mod.ts";
-import type { SocketLike } from "./types.ts";
-
-/** The largest C `int`: the bound on fds and byte counts. */
-export const INT_MAX = 2 ** 31 - 1;
-
-/** Validates a raw fd argument. */
-export function checkFd(fd: unknown): number {
-  if (typeof fd !== "number") {
-    throw new TypeError(
-      `Expected a file descriptor as a number, got ${
-        typeof fd === "string" ? `the string "${fd}"` : typeof fd
-      }`,
-    );
-  }
-  if (!Number.isInteger(fd) || fd < 0 || fd > INT_MAX) {
-    throw new RangeError(`Expected a file descriptor as an integer from 0 to ${INT_MAX}, got ${fd}`);
-  }
-  return fd + 0; // -0 becomes 0: FFI rejects -0 as an i32
-}
+import type { AddressPair, BunServeRequest, ConnLike, DenoServeRequest } from "./types.ts";
 
 /** Parses an IPv4 or IPv6 literal into 16 bytes, IPv4 mapped to `::ffff:a.b.c.d`. */
 export function parseIp(text: string): Uint8Array | undefined {
@@ -97,6 +80,92 @@ export class ResolvedSocket {
   }
 }
 
+/**
+ * Anything the calls accept as a socket: a raw fd, a runtime's socket object, a serve
+ * request, an address pair, or a socket already resolved. Each object is resolved to its
+ * fd once and re-checked before every later call.
+ *
+ * @example A Deno conn (`Deno.connect`, `Deno.connectTls`, `Deno.listen().accept()`)
+ * ```ts
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * console.log(await inspect(conn));
+ * ```
+ *
+ * @example Inside `Deno.serve`: the server and the handler's `info`
+ * ```ts
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (_req, info) => {
+ *   const { queued } = await inspect({ server, info });
+ *   return new Response(`${queued} bytes queued`);
+ * });
+ * console.log(await (await fetch(`http://127.0.0.1:${server.addr.port}/`)).text());
+ * await server.shutdown();
+ * ```
+ *
+ * @example A `node:net` socket, on Deno or Bun
+ * ```ts
+ * import * as net from "node:net";
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * const server = net.createServer((s) => s.end()).listen(0, "127.0.0.1");
+ * await new Promise((r) => server.once("listening", r));
+ * const socket = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+ * await new Promise((r) => socket.once("connect", r));
+ * console.log(await inspect(socket));
+ * socket.destroy();
+ * server.close();
+ * ```
+ *
+ * @example A `Bun.connect` or `Bun.listen` socket (Bun)
+ * ```ts ignore
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * const socket = await Bun.connect({ hostname: "127.0.0.1", port: 8080, socket: { data() {} } });
+ * console.log(await inspect(socket));
+ * ```
+ *
+ * @example Inside `Bun.serve`: the server and the request (Bun)
+ * ```ts ignore
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * Bun.serve({
+ *   port: 8080,
+ *   async fetch(request, server) {
+ *     const { queued } = await inspect({ server, request });
+ *     return new Response(`${queued} bytes queued`);
+ *   },
+ * });
+ * ```
+ *
+ * @example Any other connection: its local port and its peer
+ * ```ts
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const pair = { localPort: conn.localAddr.port, remoteAddress: "127.0.0.1", remotePort: listener.addr.port };
+ * console.log(await inspect(pair));
+ * ```
+ *
+ * @example A raw fd, where you have one
+ * ```ts ignore
+ * import { inspect } from "@sockbuf/sockbuf";
+ *
+ * console.log(await inspect(7)); // the fd of a TCP socket in this process
+ * ```
+ */
+export type SocketLike =
+  | number
+  | ConnLike
+  | AddressPair
+  | DenoServeRequest
+  | BunServeRequest
+  | ResolvedSocket;
+
 const cache = new WeakMap<object, ResolvedSocket>();
 
 /** "local 127.0.0.1 port 80 and peer ::1 port 5000", with `?` for what the hint lacks. */
@@ -119,11 +188,7 @@ function missing(h: SocketHint): string {
 
 /** Throws a `RangeError` naming the field unless `port` is an integer from 1 to 65535 (or absent). */
 function checkPort(name: string, port: unknown): void {
-  if (port === undefined) return;
-  if (typeof port !== "number") throw new TypeError(`Expected ${name} as a number, got ${typeof port}`);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RangeError(`Expected ${name} as an integer from 1 to 65535, got ${port}`);
-  }
+  if (port !== undefined) checkInt(name, port, 1, 65535);
 }
 
 /** Checks a plain address pair's fields, which, unlike a runtime's, come straight from the caller. */
@@ -132,7 +197,7 @@ function checkPair(pair: Record<string, unknown>): void {
   checkPort("remotePort", pair.remotePort);
   for (const name of ["localAddress", "remoteAddress"]) {
     if (pair[name] !== undefined && typeof pair[name] !== "string") {
-      throw new TypeError(`Expected ${name} as a string, got ${typeof pair[name]}`);
+      throw new TypeError(`Expected ${name} as a string, got ${described(pair[name])}`);
     }
   }
 }
@@ -304,15 +369,13 @@ export function fdOf(socket: SocketLike): number {
  * ```
  */
 export function resolveSocket(socket: SocketLike): Promise<ResolvedSocket> {
-  try {
+  return settle(() => {
     if (typeof socket !== "object" || socket === null) {
       const fd = checkFd(socket);
-      return Promise.resolve(new ResolvedSocket(fd, "fd", platform().sockets.identity(fd)));
+      return new ResolvedSocket(fd, "fd", platform().sockets.identity(fd));
     }
-    if (socket instanceof ResolvedSocket) return Promise.resolve(socket);
+    if (socket instanceof ResolvedSocket) return socket;
     const key = keyOf(socket);
-    return Promise.resolve(cache.get(key) ?? resolveObject(socket, key));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+    return cache.get(key) ?? resolveObject(socket, key);
+  });
 }

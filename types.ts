@@ -3,15 +3,18 @@
  *
  * @module
  */
-import type { LinuxTcpInfoFields } from "./platform/linux_tcp_info.ts";
-import type { DarwinConnectionInfoFields, DarwinPrivateTcpInfoFields } from "./platform/darwin_layouts.ts";
+import type {
+  DarwinConnectionInfoFields,
+  DarwinPrivateTcpInfoFields,
+  LinuxTcpInfoFields,
+} from "./tcp_info_fields.ts";
 
-export type { LinuxTcpInfoFields } from "./platform/linux_tcp_info.ts";
 export type {
   DarwinConnectionInfoFields,
   DarwinPrivateTcpInfoFields,
   DarwinTfoFields,
-} from "./platform/darwin_layouts.ts";
+  LinuxTcpInfoFields,
+} from "./tcp_info_fields.ts";
 
 /**
  * What a TCP socket's send buffer holds, in bytes (all but `unackedSegments`).
@@ -93,21 +96,37 @@ export interface SendBuffer {
  * console.log(`${state}: ${canSend(state) ? "can send" : "cannot send"}`);
  * ```
  */
-export type TcpState =
-  | "CLOSED"
-  | "LISTEN"
-  | "SYN_SENT"
-  | "SYN_RECEIVED"
-  | "ESTABLISHED"
-  | "CLOSE_WAIT"
-  | "FIN_WAIT_1"
-  | "CLOSING"
-  | "LAST_ACK"
-  | "FIN_WAIT_2"
-  | "TIME_WAIT"
-  | "NEW_SYN_RECV"
-  | "BOUND_INACTIVE"
-  | "UNKNOWN";
+export type TcpState = (typeof TCP_STATES)[number] | "UNKNOWN";
+
+/**
+ * Every TCP state name sockbuf knows: the eleven of RFC 793 in the BSD order macOS numbers them
+ * (`TCPS_CLOSED` 0 … `TCPS_TIME_WAIT` 10, bsd/netinet/tcp_fsm.h), then Linux's two of its
+ * own. These are the names a listing filter and the CLI's `--state` accept. {@linkcode TcpState} is one of
+ * these, or `UNKNOWN`.
+ *
+ * @example Check a state name typed by a user
+ * ```ts
+ * import { TCP_STATES, type TcpState } from "@sockbuf/sockbuf";
+ *
+ * const isState = (s: string): s is TcpState => (TCP_STATES as readonly string[]).includes(s);
+ * console.log(isState("ESTABLISHED"), isState("ESTABLISHD")); // true false
+ * ```
+ */
+export const TCP_STATES = [
+  "CLOSED",
+  "LISTEN",
+  "SYN_SENT",
+  "SYN_RECEIVED",
+  "ESTABLISHED",
+  "CLOSE_WAIT",
+  "FIN_WAIT_1",
+  "CLOSING",
+  "LAST_ACK",
+  "FIN_WAIT_2",
+  "TIME_WAIT",
+  "NEW_SYN_RECV",
+  "BOUND_INACTIVE",
+] as const;
 
 /**
  * Linux's `struct tcp_info`, every field the kernel returned.
@@ -297,92 +316,6 @@ export interface BunServeRequest {
   /** The request the handler received. */
   readonly request: Request;
 }
-
-/**
- * Anything the calls accept as a socket: a raw fd, a runtime's socket object, a serve
- * request, an address pair, or a socket already resolved. Each object is resolved to its
- * fd once and re-checked before every later call.
- *
- * @example A Deno conn (`Deno.connect`, `Deno.connectTls`, `Deno.listen().accept()`)
- * ```ts
- * import { inspect } from "@sockbuf/sockbuf";
- *
- * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * using conn = await Deno.connect({ port: listener.addr.port });
- * console.log(await inspect(conn));
- * ```
- *
- * @example Inside `Deno.serve`: the server and the handler's `info`
- * ```ts
- * import { inspect } from "@sockbuf/sockbuf";
- *
- * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (_req, info) => {
- *   const { queued } = await inspect({ server, info });
- *   return new Response(`${queued} bytes queued`);
- * });
- * console.log(await (await fetch(`http://127.0.0.1:${server.addr.port}/`)).text());
- * await server.shutdown();
- * ```
- *
- * @example A `node:net` socket, on Deno or Bun
- * ```ts
- * import * as net from "node:net";
- * import { inspect } from "@sockbuf/sockbuf";
- *
- * const server = net.createServer((s) => s.end()).listen(0, "127.0.0.1");
- * await new Promise((r) => server.once("listening", r));
- * const socket = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
- * await new Promise((r) => socket.once("connect", r));
- * console.log(await inspect(socket));
- * socket.destroy();
- * server.close();
- * ```
- *
- * @example A `Bun.connect` or `Bun.listen` socket (Bun)
- * ```ts ignore
- * import { inspect } from "@sockbuf/sockbuf";
- *
- * const socket = await Bun.connect({ hostname: "127.0.0.1", port: 8080, socket: { data() {} } });
- * console.log(await inspect(socket));
- * ```
- *
- * @example Inside `Bun.serve`: the server and the request (Bun)
- * ```ts ignore
- * import { inspect } from "@sockbuf/sockbuf";
- *
- * Bun.serve({
- *   port: 8080,
- *   async fetch(request, server) {
- *     const { queued } = await inspect({ server, request });
- *     return new Response(`${queued} bytes queued`);
- *   },
- * });
- * ```
- *
- * @example Any other connection: its local port and its peer
- * ```ts
- * import { inspect } from "@sockbuf/sockbuf";
- *
- * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * using conn = await Deno.connect({ port: listener.addr.port });
- * const pair = { localPort: conn.localAddr.port, remoteAddress: "127.0.0.1", remotePort: listener.addr.port };
- * console.log(await inspect(pair));
- * ```
- *
- * @example A raw fd, where you have one
- * ```ts ignore
- * import { inspect } from "@sockbuf/sockbuf";
- *
- * console.log(await inspect(7)); // the fd of a TCP socket in this process
- * ```
- */
-export type SocketLike =
-  | number
-  | ConnLike
-  | AddressPair
-  | DenoServeRequest
-  | BunServeRequest
-  | import("./resolve.ts").ResolvedSocket;
 
 /**
  * One end of a connection in a system-wide listing.

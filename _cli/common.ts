@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { env, stdoutIsTerminal, writeStdout } from "../ffi/host.ts";
+import { env, stdoutIsTerminal, writeStdout } from "./host.ts";
 import { quote } from "../route/_validate.ts";
 
 export { quote };

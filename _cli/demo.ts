@@ -21,7 +21,8 @@ import process from "node:process";
 import { setImmediate } from "node:timers";
 import { setDefaultHighWaterMark } from "node:stream";
 import { type LowLatencyWriter, lowLatencyWriter, type SendBuffer, watch } from "../mod.ts";
-import { platform } from "../platform/mod.ts";
+import { INT_MAX } from "../_args.ts";
+import { setReceiveBuffer, unconnectedFd } from "../_testing.ts";
 import { out, parseFlags, quote, UsageError } from "./common.ts";
 
 export const DEMO_USAGE = `Usage: sockbuf demo [--seconds N] [--rate BYTES] [--lowat BYTES] [--json] [--help]
@@ -46,7 +47,6 @@ const RCVBUF = 16 * 1024;
  */
 const HIGH_WATER_MARK = 4 * 1024;
 const TICK_MS = 10;
-const INT_MAX = 2 ** 31 - 1;
 
 // ---------------------------------------------------------------------------------------
 // Flags
@@ -93,13 +93,6 @@ function parseOptions(args: string[]): Options | undefined {
 
 // ---------------------------------------------------------------------------------------
 // The reader's receive buffer
-
-/** The listening socket's fd: the receive buffer is set there, before any accept. */
-function listeningFd(port: number): number {
-  const fd = platform().sockets.unconnected(port);
-  if (fd === undefined) throw new Error(`No listening socket on port ${port}`);
-  return fd;
-}
 
 // ---------------------------------------------------------------------------------------
 // One phase: a fresh connection, a rate-limited reader, a writer, snapshots
@@ -285,7 +278,7 @@ async function runPhase(
   stop.addEventListener("abort", onStop, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    platform().setReceiveBuffer(listeningFd(port), RCVBUF);
+    setReceiveBuffer(unconnectedFd(port), RCVBUF);
     const socket = client = net.connect(port, "127.0.0.1");
     socket.on("error", () => {});
     await new Promise<void>((resolve, reject) => {

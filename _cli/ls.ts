@@ -4,7 +4,7 @@
  * @module
  */
 import { EXIT, out, parseFlags, style, UsageError } from "./common.ts";
-import { LIST_FLAGS, LIST_HELP, listFor, listOptions, render } from "./sockets.ts";
+import { LIST_FLAGS, LIST_HELP, listFor, listOptions, render } from "./list_view.ts";
 
 const USAGE = `Usage: sockbuf ls [flags]
 

@@ -7,7 +7,7 @@
  * @module
  */
 import process from "node:process";
-import { writeStdout } from "../ffi/host.ts";
+import { writeStdout } from "./host.ts";
 
 /**
  * The signals that end a program by default and can be caught: each becomes a quit, so the

@@ -6,7 +6,7 @@
  */
 import process from "node:process";
 import { bytes, EXIT, intFlag, isTty, out, parseFlags, style, visibleWidth } from "./common.ts";
-import { LIST_FLAGS, LIST_HELP, listFor, listOptions, render, SORT_KEYS } from "./sockets.ts";
+import { LIST_FLAGS, LIST_HELP, listFor, listOptions, render, SORT_KEYS } from "./list_view.ts";
 import { FullScreen } from "./terminal.ts";
 
 const USAGE = `Usage: sockbuf top [flags]

@@ -46,7 +46,7 @@ static double now_ns(void) {
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* platform/linux.ts inspect(): TCP_INFO (32 bytes), SO_SNDBUF, SIOCOUTQ, SIOCOUTQNSD, SO_MEMINFO. */
+/* platform/linux/mod.ts inspect(): TCP_INFO (32 bytes), SO_SNDBUF, SIOCOUTQ, SIOCOUTQNSD, SO_MEMINFO. */
 static int inspect_once(int fd) {
   unsigned char head[32];
   socklen_t len = sizeof head;
@@ -76,7 +76,7 @@ static int cookie_once(int fd) {
 }
 
 /*
- * platform/linux.ts tcpInfo(): TCP_INFO into a 512-byte buffer, then the "decode" C gets
+ * platform/linux/mod.ts tcpInfo(): TCP_INFO into a 512-byte buffer, then the "decode" C gets
  * for free: the struct as returned, copied out.
  */
 static int tcpinfo_once(int fd) {

@@ -17,9 +17,10 @@
 import { measure } from "mitata";
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { inspect, inspectSync, tcpInfo, tcpInfoSync } from "../api.ts";
+import { inspect, inspectSync, tcpInfo, tcpInfoSync } from "../inspect.ts";
+import { runtimeName } from "../_runtime.ts";
 import { listSockets } from "../mod.ts";
-import { sleep, stalledPair } from "../tests/_helpers.ts";
+import { sleep, stalledPair } from "../_testing.ts";
 import { openBaseline } from "./_baseline.ts";
 
 const { values: opts } = parseArgs({
@@ -40,7 +41,7 @@ const K = 100;
 /** Sockets the C library holds open for the listing case. */
 const LIST_SOCKETS = Number(opts["list-sockets"]);
 
-const runtime = "Bun" in globalThis ? "bun" : "deno";
+const runtime = runtimeName;
 const base = await openBaseline(opts.lib);
 
 /** One benchmark case: the JavaScript call, `k` times; the C baseline, `k` times. */

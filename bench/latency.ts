@@ -89,8 +89,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { lowLatencyWriter, tcpInfo, watch } from "../mod.ts";
-import { platform } from "../platform/mod.ts";
-import { sleep } from "../tests/_helpers.ts";
+import { setReceiveBuffer, sleep, unconnectedFd } from "../_testing.ts";
 import { binWidth, renderChart, timeline, type TimelineBin, writeChart } from "./latency_chart.ts";
 
 export const runtime: "bun" | "deno" = "Bun" in globalThis ? "bun" : "deno";
@@ -394,7 +393,7 @@ export function listenReceiver(opts: ReceiverOptions): Receiver {
   }
   if (opts.rcvbuf !== undefined) {
     try {
-      platform().setReceiveBuffer(listeningFd(port), opts.rcvbuf);
+      setReceiveBuffer(unconnectedFd(port), opts.rcvbuf);
     } catch (err) {
       closeAll();
       throw err;
@@ -719,13 +718,6 @@ function hostCc(): string {
   } catch {
     return "?";
   }
-}
-
-/** The listening socket's fd: the receive buffer is set there, before any accept. */
-function listeningFd(port: number): number {
-  const fd = platform().sockets.unconnected(port);
-  if (fd === undefined) throw new Error(`No listening socket on port ${port}`);
-  return fd;
 }
 
 /**

@@ -23,6 +23,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as net from "node:net";
+import { runtimeName } from "../_runtime.ts";
 import { listSocketsSync, type TcpState } from "../mod.ts";
 
 const { values } = parseArgs({
@@ -50,7 +51,7 @@ const SS_DEFAULT: TcpState[] = [
   "NEW_SYN_RECV",
 ];
 
-const isBun = "Bun" in globalThis;
+const isBun = runtimeName === "bun";
 const self = fileURLToPath(import.meta.url);
 /** argv to run this script again under the same runtime. */
 const again = (

@@ -12,10 +12,11 @@
  */
 import * as net from "node:net";
 import process from "node:process";
+import { runtimeName } from "../_runtime.ts";
 import { inspectSync, resolveSocket } from "../mod.ts";
 import { platform } from "../platform/mod.ts";
 
-const runtime = "Bun" in globalThis ? "bun" : "deno";
+const runtime = runtimeName;
 const args = process.argv.slice(2);
 const SOCKETS = Number(args[0] ?? 1000);
 const N = Number(args[1] ?? 100_000);

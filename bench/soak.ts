@@ -16,6 +16,7 @@ import * as net from "node:net";
 import { readdirSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { runtimeName } from "../_runtime.ts";
 import { inspectSync, resolveSocket } from "../mod.ts";
 
 const { values: opts } = parseArgs({
@@ -27,7 +28,7 @@ const { values: opts } = parseArgs({
 });
 const SNAPSHOTS = Number(opts.snapshots);
 const SOCKETS = Number(opts.sockets);
-const runtime = "Bun" in globalThis ? "bun" : "deno";
+const runtime = runtimeName;
 
 /** Forces a full GC; false when the runtime does not allow it. */
 function gc(): boolean {

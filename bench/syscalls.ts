@@ -38,9 +38,9 @@ const REPS = 3;
 const TRACED = "getsockopt,setsockopt,ioctl,socket,sendto,recvfrom,sendmsg,recvmsg,close";
 
 if (opts.child) {
-  const { inspect, inspectSync, tcpInfo, tcpInfoSync } = await import("../api.ts");
+  const { inspect, inspectSync, tcpInfo, tcpInfoSync } = await import("../inspect.ts");
   const { listSockets } = await import("../mod.ts");
-  const { stalledPair } = await import("../tests/_helpers.ts");
+  const { stalledPair } = await import("../_testing.ts");
   const { openBaseline } = await import("./_baseline.ts");
   const base = await openBaseline(opts.lib!);
   const pair = await stalledPair();

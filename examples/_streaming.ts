@@ -8,7 +8,7 @@
 import * as net from "node:net";
 import { setDefaultHighWaterMark } from "node:stream";
 import { type LowLatencyWriter, resolveSocket, type SendBuffer } from "../mod.ts";
-import { platform } from "../platform/mod.ts";
+import { setReceiveBuffer } from "../_testing.ts";
 
 /** What the client saw. */
 export interface SlowClientResult {
@@ -33,7 +33,7 @@ export async function slowClient(
   const socket = net.connect(port, "127.0.0.1");
   await new Promise((resolve) => socket.once("connect", resolve));
   // A small receive buffer, as on a slow device: the queue then builds at the server.
-  platform().setReceiveBuffer((await resolveSocket(socket)).fd, 4 * 1024);
+  setReceiveBuffer((await resolveSocket(socket)).fd, 4 * 1024);
   socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   const result: SlowClientResult = { lines: 0, bytes: 0, lastAgeMs: NaN };
   let partial = "";

@@ -1,29 +1,17 @@
 /**
- * The only place that knows which runtime is running: picks the binding, loads libc
- * lazily and once, and closes it idempotently.
+ * libc through the running runtime's FFI: picks the binding (asking `_runtime.ts` which
+ * runtime this is), loads libc lazily and once, and closes it idempotently.
  *
  * @module
  */
+import { isBun } from "../_runtime.ts";
 import type { Libc, LibcSpec } from "./types.ts";
 import { openLibc as openDeno } from "./deno.ts";
 import { openLibc as openBun } from "./bun.ts";
 
 export type { Libc, LibcSpec } from "./types.ts";
 
-const isBun = "Bun" in globalThis;
 let loaded: Libc | undefined;
-
-/** The runtime's name for the host OS: `"linux"`, `"darwin"`, `"windows"`, … */
-export function hostOs(): string {
-  if (isBun) return (globalThis as unknown as { process: { platform: string } }).process.platform;
-  return Deno.build.os;
-}
-
-/** The runtime's name for the CPU: `"x86_64"`/`"aarch64"` (Deno) or `"x64"`/`"arm64"` (Bun). */
-export function hostArch(): string {
-  if (isBun) return (globalThis as unknown as { process: { arch: string } }).process.arch;
-  return Deno.build.arch;
-}
 
 /** libc, opened on first use. */
 export function libc(spec: LibcSpec): Libc {

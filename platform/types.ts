@@ -20,11 +20,6 @@ export interface Platform {
    * between two readings is what the runtime handed to the kernel in between.
    */
   written(fd: number): number | undefined;
-  /**
-   * Sets `SO_RCVBUF` (for the demo and benchmarks, which play a slow reader: set it on a
-   * listening socket before it accepts, so the window scale fits).
-   */
-  setReceiveBuffer(fd: number, bytes: number): void;
   /** The `SockbufError` for a condition sockbuf detects itself, with this OS's number for `code`. */
   error(op: string, syscall: string, code: string): SockbufError;
   /** Finding a runtime socket's fd. */
@@ -36,6 +31,20 @@ export interface Platform {
   listSockets(query: SocketQuery): Iterable<SocketEntry[]>;
   /** The send buffer of another process's socket `fd`, read through a duplicate of it (Linux only). */
   inspectProcessSocket(pid: number, fd: number): SendBuffer;
+}
+
+/**
+ * What only the demo, examples, benchmarks and tests need of the OS (through `_testing.ts`):
+ * kept out of {@linkcode Platform}, which is what the library itself needs.
+ */
+export interface TestingOps {
+  /**
+   * Sets `SO_RCVBUF` (for a program that plays a slow reader: set it on a listening socket
+   * before it accepts, so the window scale fits).
+   */
+  setReceiveBuffer(fd: number, bytes: number): void;
+  /** The fd of the socket bound to local port `port` with no peer (a listener, or a UDP socket), or `undefined`. */
+  unconnected(port: number): number | undefined;
 }
 
 /** A validated system-wide listing request. */
@@ -73,11 +82,6 @@ export interface SocketOps {
    * (16 bytes, as {@linkcode Endpoint}); cheaper than {@linkcode SocketOps.address} for scans.
    */
   matches(fd: number, end: "local" | "peer", port: number, address?: Uint8Array): boolean;
-  /**
-   * The fd of the socket bound to local port `port` with no peer (a listener, or a UDP
-   * socket), or `undefined`: for the demo, benchmarks and tests, which set up such sockets.
-   */
-  unconnected(port: number): number | undefined;
   /** True for a `SOCK_STREAM` socket. */
   isStream(fd: number): boolean;
   /**

@@ -45,7 +45,7 @@ import {
   type UserRoute,
 } from "./types.ts";
 import { validateUid } from "./_validate.ts";
-import { parseIpLiteral } from "../platform/ip.ts";
+import { parseIpLiteral } from "../_ip.ts";
 
 /** Where `ip` may live; the first that exists is used. */
 export const IP_PATHS: readonly string[] = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"];

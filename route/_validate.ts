@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parseIpLiteral } from "../platform/ip.ts";
+import { parseIpLiteral } from "../_ip.ts";
 
 const MAX_U32 = 0xffff_ffff;
 

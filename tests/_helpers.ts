@@ -15,19 +15,19 @@ import {
   readdirSync,
   rmSync,
 } from "node:fs";
-import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import type { TestContext } from "node:test";
 import { libc } from "../ffi/mod.ts";
-import { LINUX_LIBC } from "../platform/linux.ts";
+import { LINUX_LIBC } from "../platform/linux/mod.ts";
 import { platform } from "../platform/mod.ts";
-import { resolveSocket } from "../resolve.ts";
+import { runtimeName } from "../_runtime.ts";
+export { setReceiveBuffer, sleep, type StalledPair, stalledPair, unconnectedFd } from "../_testing.ts";
 
 export const CI = process.env.CI === "true";
-export const runtime = "Bun" in globalThis ? "bun" : "deno";
+export const runtime: "bun" | "deno" = runtimeName;
 
 /** True when `cmd` runs. */
 export function hasTool(cmd: string, args: string[] = ["--version"]): boolean {
@@ -157,16 +157,6 @@ export function tmuxSession(cwd: string, cols: number, rows: number, line: strin
   return session;
 }
 
-/**
- * The fd of the socket (TCP or UDP, listening or not) bound to local port `port`, found with
- * the platform's own fd listing. Connected TCP sockets come from `resolveSocket()` instead.
- */
-export function fdByLocalPort(port: number): number {
-  const fd = platform().sockets.unconnected(port);
-  if (fd === undefined) throw new Error(`No unconnected socket on local port ${port}`);
-  return fd;
-}
-
 /** The fd of the Unix socket bound to `path` (Linux: a 2-byte family, then the path). */
 export function fdByUnixPath(path: string): number {
   const c = libc(LINUX_LIBC);
@@ -178,69 +168,6 @@ export function fdByUnixPath(path: string): number {
   }
   throw new Error(`No Unix socket at ${path}`);
 }
-
-/** A loopback TCP connection whose server side never reads. */
-export interface StalledPair {
-  client: net.Socket;
-  server: net.Server;
-  /** The client's fd: the writer. */
-  clientFd: number;
-  clientPort: number;
-  serverPort: number;
-  /** Bytes the server side has read since `resumeReader()`. */
-  read: number;
-  /** Lets the server side read (and discard) from now on. */
-  resumeReader(): void;
-  /** Closes the server side at once; unread data makes the kernel send RST. */
-  resetReader(): void;
-  close(): Promise<void>;
-}
-
-/** Opens a loopback connection (IPv4 or IPv6) whose accepting side does not read. */
-export async function stalledPair(
-  host = "127.0.0.1",
-  options: { rcvbuf?: number } = {},
-): Promise<StalledPair> {
-  const accepted: net.Socket[] = [];
-  const server = net.createServer({ pauseOnConnect: true }, (s) => accepted.push(s));
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const serverPort = (server.address() as net.AddressInfo).port;
-  if (options.rcvbuf) platform().setReceiveBuffer(fdByLocalPort(serverPort), options.rcvbuf);
-  const client = net.connect(serverPort, host);
-  await new Promise<void>((resolve, reject) => {
-    client.once("connect", resolve);
-    client.once("error", reject);
-  });
-  while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
-  const clientPort = client.localPort!;
-  const pair: StalledPair = {
-    client,
-    server,
-    clientFd: (await resolveSocket(client)).fd,
-    clientPort,
-    serverPort,
-    read: 0,
-    resumeReader() {
-      for (const s of accepted) {
-        s.on("data", (d: Uint8Array) => {
-          pair.read += d.length;
-        }).resume();
-      }
-    },
-    resetReader() {
-      for (const s of accepted) s.on("error", () => {}).destroy();
-    },
-    async close() {
-      client.destroy();
-      for (const s of accepted) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-  return pair;
-}
-
-/** Sleeps `ms` milliseconds. */
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** What `ss -tmi` says of one connection. */
 export interface SsLine {

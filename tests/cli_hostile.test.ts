@@ -134,8 +134,8 @@ const GROUPS: Record<string, Case[]> = {
     [["inspect", "abc:def"], /expected one PID:FD argument.*got "abc:def"/],
     [["inspect", "１:２"], /expected one PID:FD argument.*got "１:２"/],
     [["inspect", "1:2\x1b[8m"], /expected one PID:FD argument.*got "1:2\\u001b\[8m"/],
-    [["inspect", "0:1"], /pid must be an integer from 1 to 2147483647/],
-    [["inspect", "9999999999:1"], /pid must be an integer from 1 to 2147483647/],
+    [["inspect", "0:1"], /Expected pid as an integer from 1 to 2147483647/],
+    [["inspect", "9999999999:1"], /Expected pid as an integer from 1 to 2147483647/],
     [["inspect", "1:99999999999"], /expected one PID:FD argument/],
   ],
   "route: garbage rejected at validation": [

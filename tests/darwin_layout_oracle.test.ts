@@ -3,7 +3,7 @@
  * C transcription of XNU's `tcp_connection_info` and private `tcp_info`, one declaration per
  * tag; clang lays them out for `arm64-apple-macos14` and `x86_64-apple-macos13` and dumps the
  * record layouts (`-fdump-record-layouts-canonical`). Every declared field's byte offset, bit
- * shift, width and signedness must match the table `platform/darwin_layouts.ts` uses for that
+ * shift, width and signedness must match the table `platform/darwin/tcp_info_layout.ts` uses for that
  * struct's length, and `decode()` must read each field, set alone to all ones, where clang put it.
  * The tables were typed from a reading of the headers; clang is the second, independent reading.
  */
@@ -19,7 +19,7 @@ import {
   DARWIN_PRIVATE_TCP_INFO_352,
   DARWIN_TCP_CONNECTION_INFO,
   darwinPrivateLayout,
-} from "../platform/darwin_layouts.ts";
+} from "../platform/darwin/tcp_info_layout.ts";
 import { hasTool, needs, run } from "./_helpers.ts";
 
 const HEADER = fileURLToPath(new URL("./fixtures/darwin_tcp_info.h", import.meta.url));

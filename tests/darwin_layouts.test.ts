@@ -14,9 +14,9 @@ import {
   darwinPrivateLayout,
   decodeDarwinConnectionInfo,
   decodeDarwinPrivateTcpInfo,
-} from "../platform/darwin_layouts.ts";
-import { DARWIN, darwin, darwinStateName, decodeDarwinTcpInfo } from "../platform/darwin.ts";
-import { DARWIN_ERRNO } from "../platform/darwin_errno.ts";
+} from "../platform/darwin/tcp_info_layout.ts";
+import { DARWIN, darwin, darwinStateName, decodeDarwinTcpInfo } from "../platform/darwin/mod.ts";
+import { DARWIN_ERRNO } from "../platform/darwin/errno.ts";
 import { decode, type Layout } from "../platform/layout.ts";
 import { selectPlatform } from "../platform/mod.ts";
 

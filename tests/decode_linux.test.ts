@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SIZE_OF } from "../platform/layout.ts";
 import { readFileSync } from "node:fs";
-import { decodeLinuxTcpInfo, decodeLinuxTcpInfoByTable } from "../platform/linux.ts";
+import { decodeLinuxTcpInfo, decodeLinuxTcpInfoByTable } from "../platform/linux/mod.ts";
 import { generate } from "../tools/gen_decoders.ts";
-import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS } from "../platform/linux_tcp_info.ts";
+import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS } from "../platform/linux/tcp_info_layout.ts";
 
 /** A 280-byte tcp_info with known values, written at offsets typed here from the uapi header. */
 function fixture(): Uint8Array {
@@ -155,7 +155,10 @@ describe("decoding Linux tcp_info", () => {
   }
 
   it("ships the generated decoders tools/gen_decoders.ts prints now", () => {
-    const shipped = readFileSync(new URL("../platform/linux_tcp_info_decode.ts", import.meta.url), "utf8");
+    const shipped = readFileSync(
+      new URL("../platform/linux/tcp_info_decode.gen.ts", import.meta.url),
+      "utf8",
+    );
     assert.equal(shipped, generate(), "run: deno run --allow-write tools/gen_decoders.ts");
   });
 

@@ -13,19 +13,19 @@ import process from "node:process";
 import { describe, it } from "node:test";
 import { SockbufError, type SocketEntry, type TcpState } from "../mod.ts";
 import { libc } from "../ffi/mod.ts";
-import { decodeLinuxTcpInfo, LINUX_LIBC } from "../platform/linux.ts";
+import { decodeLinuxTcpInfo, LINUX_LIBC } from "../platform/linux/mod.ts";
 import {
   DIAG,
   diagRequest,
   extBit,
   parseDiagReplies,
   type ParseOptions,
-} from "../platform/linux_diag_parse.ts";
+} from "../platform/linux/diag_parse.ts";
 import { hasTool, hex, needs, run, type StalledPair, stalledPair } from "./_helpers.ts";
 
 const linux = process.platform === "linux";
 
-/** include/net/tcp_states.h, by number: a fixture independent of platform/linux.ts. */
+/** include/net/tcp_states.h, by number: a fixture independent of platform/linux/mod.ts. */
 const STATES: TcpState[] = [
   "UNKNOWN",
   "ESTABLISHED",

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { LINUX_ERRNO } from "../platform/linux_errno.ts";
-import { errnoName } from "../platform/common.ts";
+import { LINUX_ERRNO } from "../platform/linux/errno.ts";
+import { errnoName } from "../platform/posix.ts";
 import { hasTool, needs, run } from "./_helpers.ts";
 
 describe("Linux errno names", { skip: process.platform !== "linux" && "Linux only: glibc" }, () => {

@@ -20,7 +20,7 @@ import {
   SockbufError,
   tcpInfo,
 } from "../mod.ts";
-import { fdByLocalPort, fdByUnixPath, hasTool, needs, run, runtime, stalledPair } from "./_helpers.ts";
+import { fdByUnixPath, hasTool, needs, run, runtime, stalledPair, unconnectedFd } from "./_helpers.ts";
 
 // deno-lint-ignore no-explicit-any -- Bun's global is untyped under deno check
 const Bun = (globalThis as any).Bun;
@@ -69,7 +69,7 @@ describe("bad input", { skip: !unix && "Linux and macOS only" }, () => {
     const udp = dgram.createSocket("udp4");
     await new Promise<void>((resolve) => udp.bind(0, "127.0.0.1", resolve));
     try {
-      const fd = fdByLocalPort(udp.address().port);
+      const fd = unconnectedFd(udp.address().port);
       await rejectsWith(inspect(fd), ["EOPNOTSUPP", "ENOPROTOOPT"], TCP_INFO);
       await rejectsWith(tcpInfo(fd), ["EOPNOTSUPP", "ENOPROTOOPT"], TCP_INFO);
     } finally {
@@ -97,7 +97,7 @@ describe("bad input", { skip: !unix && "Linux and macOS only" }, () => {
   it("a listening TCP socket gives EINVAL from inspect(), whose queue would be the accept queue", async () => {
     const pair = await stalledPair();
     try {
-      const fd = fdByLocalPort(pair.serverPort);
+      const fd = unconnectedFd(pair.serverPort);
       await rejectsWith(inspect(fd), "EINVAL", /^Cannot (read SIOCOUTQ|inspect a listening socket)/);
       const info = await tcpInfo(fd);
       assert.equal(info.state, "LISTEN");
@@ -251,7 +251,7 @@ describe("errors a new user met", { skip: !unix && "Linux and macOS only" }, () 
     }
     await assert.rejects(inspect({ localPort: "80", remoteAddress: "127.0.0.1", remotePort: 1 } as never), {
       name: "TypeError",
-      message: /^Expected localPort as a number, got string$/,
+      message: /^Expected localPort as a number, got the string "/,
     });
   });
 
@@ -259,7 +259,7 @@ describe("errors a new user met", { skip: !unix && "Linux and macOS only" }, () 
     const udp = dgram.createSocket("udp4");
     await new Promise<void>((resolve) => udp.bind(0, "127.0.0.1", resolve));
     try {
-      const fd = fdByLocalPort(udp.address().port);
+      const fd = unconnectedFd(udp.address().port);
       let got: SockbufError | undefined;
       await assert.rejects(
         getNotSentLowat(fd),

@@ -1,5 +1,5 @@
 /**
- * The one IP literal parser (platform/ip.ts) against libc's `inet_pton`, reached through
+ * The one IP literal parser (_ip.ts) against libc's `inet_pton`, reached through
  * python3's `socket.inet_pton`: an independent parser of the same grammar. Strict mode (the
  * routing helper's gateway check) must accept exactly what `inet_pton` accepts and give the
  * same 16 bytes; the forgiving mode (runtimes' peer addresses) must agree wherever strict
@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { parseIpLiteral } from "../platform/ip.ts";
+import { parseIpLiteral } from "../_ip.ts";
 import { validateIp } from "../route/_validate.ts";
 import { hasTool, hex as hexOf, needs } from "./_helpers.ts";
 

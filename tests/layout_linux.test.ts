@@ -11,8 +11,8 @@ import process from "node:process";
 import { describe, it } from "node:test";
 import { tcpInfo } from "../mod.ts";
 import { SIZE_OF } from "../platform/layout.ts";
-import { linuxTcpInfoLayout, linuxTcpInfoSize } from "../platform/linux.ts";
-import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS } from "../platform/linux_tcp_info.ts";
+import { linuxTcpInfoLayout, linuxTcpInfoSize } from "../platform/linux/mod.ts";
+import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS } from "../platform/linux/tcp_info_layout.ts";
 import { hasTool, needs, run, stalledPair } from "./_helpers.ts";
 
 const linux = process.platform === "linux";

@@ -7,11 +7,15 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { describe, it } from "node:test";
 import { inspect as utilInspect } from "node:util";
-import { tcpInfo, tcpInfoSync } from "../api.ts";
-import { decodeLinuxTcpInfo } from "../platform/linux.ts";
-import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS } from "../platform/linux_tcp_info.ts";
-import { LinuxTcpInfo618, LinuxTcpInfoBits, linuxTcpInfoWords } from "../platform/linux_tcp_info_decode.ts";
-import { fdByLocalPort, needs, stalledPair } from "./_helpers.ts";
+import { tcpInfo, tcpInfoSync } from "../inspect.ts";
+import { decodeLinuxTcpInfo } from "../platform/linux/mod.ts";
+import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS } from "../platform/linux/tcp_info_layout.ts";
+import {
+  LinuxTcpInfo618,
+  LinuxTcpInfoBits,
+  linuxTcpInfoWords,
+} from "../platform/linux/tcp_info_decode.gen.ts";
+import { needs, stalledPair, unconnectedFd } from "./_helpers.ts";
 import process from "node:process";
 
 const isLinux = process.platform === "linux";
@@ -66,7 +70,7 @@ describe("the lazy tcp_info result", () => {
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
-      const listening = tcpInfoSync(fdByLocalPort((server.address() as net.AddressInfo).port));
+      const listening = tcpInfoSync(unconnectedFd((server.address() as net.AddressInfo).port));
       const before = JSON.stringify(listening);
       const established = await tcpInfo(pair.clientFd);
       assert.equal(listening.state, "LISTEN");

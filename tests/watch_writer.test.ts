@@ -182,7 +182,7 @@ describe("no timers or sockets left behind", { skip: !unix && "Linux and macOS o
   for (const rt of ["deno", "bun"]) {
     it(`a script that breaks, aborts and times out watch() and drained() exits on its own (${rt})`, (t) => {
       if (!needs(t, hasTool(rt), `${rt} on PATH`)) return;
-      const script = fileURLToPath(new URL("./fixtures/live_exit.ts", import.meta.url));
+      const script = fileURLToPath(new URL("./fixtures/watch_exit.ts", import.meta.url));
       const args = rt === "deno" ? ["run", "--allow-ffi", "--allow-net", script] : [script];
       const t0 = Date.now();
       const r = spawnSync(rt, args, { encoding: "utf8", timeout: 8000 });
@@ -798,7 +798,7 @@ describe("option checks name the option and what was given", () => {
     });
     assert.throws(() => lowLatencyWriter(s, { lowat: "5" as never }), {
       name: "TypeError",
-      message: /^Expected lowat as a number of bytes, got the string "5"$/,
+      message: /^Expected lowat as a number, got the string "5"$/,
     });
     assert.throws(() => lowLatencyWriter(s, { latest: "yes" as never }), {
       name: "TypeError",

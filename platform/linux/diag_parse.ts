@@ -9,10 +9,10 @@
  *
  * @module
  */
-import { SockbufError } from "../errors.ts";
-import type { LinuxTcpInfo, SendBuffer, SocketEntry, SocketMemory, TcpState } from "../types.ts";
-import { errnoName } from "./common.ts";
-import { LINUX_ERRNO } from "./linux_errno.ts";
+import { SockbufError } from "../../errors.ts";
+import type { LinuxTcpInfo, SendBuffer, SocketEntry, SocketMemory, TcpState } from "../../types.ts";
+import { errnoName } from "../posix.ts";
+import { LINUX_ERRNO } from "./errno.ts";
 
 /** Netlink and inet_diag numbers. */
 export const DIAG = {

@@ -1,7 +1,8 @@
 /**
- * What each runtime's socket objects say about themselves: an fd where the runtime gives
- * one, otherwise the address pair to look for. This is the only file that knows the shapes
- * of Deno's and Bun's socket objects.
+ * The one module that knows which runtime is running and how its objects look: whether this
+ * is Bun or Deno, the host OS and CPU as the runtime names them, and what each runtime's
+ * socket objects say about themselves (an fd where the runtime gives one, otherwise the
+ * address pair to look for). Everything else asks here instead of testing `globalThis`.
  *
  * | object | what it gives |
  * | --- | --- |
@@ -15,7 +16,25 @@
  *
  * @module
  */
-import { parseIpLiteral } from "../platform/ip.ts";
+import { parseIpLiteral } from "./_ip.ts";
+
+/** True under Bun, false under Deno. */
+export const isBun: boolean = "Bun" in globalThis;
+
+/** The running runtime's name. */
+export const runtimeName: "bun" | "deno" = isBun ? "bun" : "deno";
+
+/** The runtime's name for the host OS: `"linux"`, `"darwin"`, `"windows"` (Deno) or `"win32"` (Bun), … */
+export function hostOs(): string {
+  if (isBun) return (globalThis as unknown as { process: { platform: string } }).process.platform;
+  return Deno.build.os;
+}
+
+/** The runtime's name for the CPU: `"x86_64"`/`"aarch64"` (Deno) or `"x64"`/`"arm64"` (Bun). */
+export function hostArch(): string {
+  if (isBun) return (globalThis as unknown as { process: { arch: string } }).process.arch;
+  return Deno.build.arch;
+}
 
 /** What a socket object says: its fd, or the addresses and ports to look for. */
 export interface SocketHint {
@@ -225,16 +244,44 @@ export function keyOf(x: object): object {
   return o;
 }
 
-/** How to hand bytes to a runtime socket, and how many bytes the runtime holds above the kernel. */
+/**
+ * Why a runtime closed its socket, where it records it: a node:net socket keeps the error
+ * that destroyed it in `errored` (Deno's, Bun's and Node's alike). Bun's own sockets and the
+ * serve forms record nothing.
+ */
+export function resetReason(socket: unknown): string | undefined {
+  if (typeof socket !== "object" || socket === null) return undefined;
+  const errored = (socket as { errored?: unknown }).errored;
+  const code = typeof errored === "object" && errored !== null
+    ? (errored as { code?: unknown }).code
+    : undefined;
+  return code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT" ? code : undefined;
+}
+
+/**
+ * How to hand bytes to a runtime (a socket's own writer, or a serve response body), and how
+ * many bytes the runtime holds above the kernel: the one writer shape behind
+ * `lowLatencyWriter` and `lowLatencyBody`.
+ */
 export interface RuntimeWriter {
   /**
    * Writes the whole chunk. Resolves once the runtime has taken all of it (Deno: written
    * to the kernel; node:net: flushed from its userland buffer; Bun: accepted by the
-   * kernel, after waiting out partial writes).
+   * kernel, after waiting out partial writes). `wait` pauses for the poll interval (or until
+   * its `onWake` callback runs) and then throws if the connection can no longer deliver;
+   * `live` checks that without waiting.
    */
-  write(chunk: Uint8Array, wait: () => Promise<void>): Promise<void>;
+  write(
+    chunk: Uint8Array,
+    wait: (onWake?: (wake: () => void) => void) => Promise<void>,
+    live: () => void,
+  ): Promise<void>;
   /** Bytes the runtime has accepted and not yet given to the kernel. */
   pending(): number;
+  /** Ends the output, where it has an end of its own (a response body). */
+  close?(): void;
+  /** Fails the output with `reason`, where it can (a response body). */
+  abort?(reason: unknown): void;
 }
 
 /** The writer for a Deno conn, a node:net socket or a Bun socket; `undefined` for others. */

@@ -6,7 +6,7 @@
 import { SockbufError } from "../errors.ts";
 import type { Libc } from "../ffi/mod.ts";
 import type { TcpState } from "../types.ts";
-import type { Endpoint, SocketOps } from "./types.ts";
+import type { Endpoint, SocketOps, TestingOps } from "./types.ts";
 
 /** Names an errno by a per-OS table. */
 export function errnoName(table: readonly string[], errno: number): string {
@@ -115,10 +115,6 @@ export function socketOps(
       const e = parseSockaddr(k, addr, n);
       return !!e && e.address.every((b, i) => b === address[i]);
     },
-    unconnected(port) {
-      const peer = new Uint8Array(128);
-      return ops.openFds().find((fd) => ops.matches(fd, "local", port) && lib().getpeername(fd, peer) < 0);
-    },
     isStream(fd) {
       return lib().getsockopt(fd, k.SOL_SOCKET, k.SO_TYPE, int) >= 0 &&
         new DataView(int.buffer).getInt32(0, true) === k.SOCK_STREAM;
@@ -132,4 +128,19 @@ export function socketOps(
     },
   };
   return ops;
+}
+
+/** The testing calls, shared by every OS but for how `SO_RCVBUF` is set. */
+export function testingOps(
+  ops: SocketOps,
+  lib: () => Libc,
+  setReceiveBuffer: (fd: number, bytes: number) => void,
+): TestingOps {
+  return {
+    setReceiveBuffer,
+    unconnected(port) {
+      const peer = new Uint8Array(128);
+      return ops.openFds().find((fd) => ops.matches(fd, "local", port) && lib().getpeername(fd, peer) < 0);
+    },
+  };
 }

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { listSocketsSync, TCP_STATES } from "../list.ts";
-import type { SocketEntry, TcpState } from "../types.ts";
+import { listSocketsSync } from "../list.ts";
+import { type SocketEntry, TCP_STATES, type TcpState } from "../types.ts";
 import {
   type Align,
   bytes,

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { SockbufError } from "../errors.ts";
-import type { Libc } from "../ffi/mod.ts";
-import type { LinuxTcpInfo, SocketEntry, TcpState } from "../types.ts";
-import { check } from "./common.ts";
+import { SockbufError } from "../../errors.ts";
+import type { Libc } from "../../ffi/mod.ts";
+import type { LinuxTcpInfo, SocketEntry, TcpState } from "../../types.ts";
+import { check } from "../posix.ts";
 import {
   DIAG,
   diagRequest,
@@ -16,14 +16,14 @@ import {
   parseDiagReplies,
   type ParseOptions,
   portBytecode,
-} from "./linux_diag_parse.ts";
-import { socketProcesses } from "./linux_diag_proc.ts";
-import { LINUX_ERRNO } from "./linux_errno.ts";
-import type { SocketQuery } from "./types.ts";
+} from "./diag_parse.ts";
+import { socketProcesses } from "./diag_proc.ts";
+import { LINUX_ERRNO } from "./errno.ts";
+import type { SocketQuery } from "../types.ts";
 
-export { withProcessFd } from "./linux_diag_proc.ts";
+export { withProcessFd } from "./diag_proc.ts";
 
-/** What the listing needs from platform/linux.ts. */
+/** What the listing needs from platform/linux/mod.ts. */
 export interface LinuxDiagContext {
   /** libc, opened. */
   lib(): Libc;

@@ -14,20 +14,21 @@
  *
  * @module
  */
-import { SockbufError } from "../errors.ts";
-import { hostArch, libc } from "../ffi/mod.ts";
-import type { Libc, LibcSpec } from "../ffi/mod.ts";
-import type { DarwinTcpInfo, SendBuffer, TcpState } from "../types.ts";
-import { check, errorFor, intOptions, socketOps, stateName } from "./common.ts";
+import { SockbufError } from "../../errors.ts";
+import { hostArch } from "../../_runtime.ts";
+import { libc } from "../../ffi/mod.ts";
+import type { Libc, LibcSpec } from "../../ffi/mod.ts";
+import { type DarwinTcpInfo, type SendBuffer, TCP_STATES, type TcpState } from "../../types.ts";
+import { check, errorFor, intOptions, socketOps, stateName, testingOps } from "../posix.ts";
 import {
   DARWIN_PRIVATE_TCP_INFO,
   DARWIN_TCP_CONNECTION_INFO,
   decodeDarwinConnectionInfo,
   decodeDarwinPrivateTcpInfo,
-} from "./darwin_layouts.ts";
-import { DARWIN_ERRNO } from "./darwin_errno.ts";
-import { SIZE_OF } from "./layout.ts";
-import type { Platform, SocketOps } from "./types.ts";
+} from "./tcp_info_layout.ts";
+import { DARWIN_ERRNO } from "./errno.ts";
+import { SIZE_OF } from "../layout.ts";
+import type { Platform, SocketOps, TestingOps } from "../types.ts";
 
 /** macOS numbers sockbuf uses. */
 export const DARWIN = {
@@ -71,20 +72,8 @@ export function darwinLibc(arch: string): LibcSpec {
 let spec: LibcSpec | undefined;
 const lib = (): Libc => libc(spec ??= darwinLibc(hostArch()));
 
-/** `TCPS_*` of bsd/netinet/tcp_fsm.h, by number. */
-const STATES: readonly TcpState[] = [
-  "CLOSED",
-  "LISTEN",
-  "SYN_SENT",
-  "SYN_RECEIVED",
-  "ESTABLISHED",
-  "CLOSE_WAIT",
-  "FIN_WAIT_1",
-  "CLOSING",
-  "LAST_ACK",
-  "FIN_WAIT_2",
-  "TIME_WAIT",
-];
+/** `TCPS_*` of bsd/netinet/tcp_fsm.h, by number: the first eleven names, in their order. */
+const STATES: readonly TcpState[] = TCP_STATES.slice(0, 11);
 
 /** Names a macOS TCP state number (`UNKNOWN` for one this version does not know). */
 export function darwinStateName(n: number | undefined): TcpState {
@@ -226,9 +215,6 @@ export const darwin: Platform = {
     const txunacked = infoView.getUint32(TXUNACKED.offset, true);
     return (sndNxt - txunacked + infoView.getUint32(SBBYTES.offset, true)) >>> 0;
   },
-  setReceiveBuffer(fd, bytes) {
-    setInt(lib(), fd, DARWIN.SOL_SOCKET, DARWIN.SO_RCVBUF, bytes, "SO_RCVBUF");
-  },
   error: (op, syscall, code) => errorFor(DARWIN_ERRNO, op, syscall, code),
   sockets: ops,
   // macOS has no sock_diag; sockbuf does not read its pcblist sysctls (see README).
@@ -243,3 +229,10 @@ export const darwin: Platform = {
     );
   },
 };
+
+/** What only the demo, examples, benchmarks and tests need of macOS (through `_testing.ts`). */
+export const darwinTesting: TestingOps = testingOps(
+  ops,
+  lib,
+  (fd, bytes) => setInt(lib(), fd, DARWIN.SOL_SOCKET, DARWIN.SO_RCVBUF, bytes, "SO_RCVBUF"),
+);

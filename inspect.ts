@@ -6,17 +6,10 @@
 import { SockbufError } from "./errors.ts";
 import { closeLibc } from "./ffi/mod.ts";
 import { platform } from "./platform/mod.ts";
-import { fdOf, INT_MAX } from "./resolve.ts";
-import type { SendBuffer, SocketLike, TcpInfo } from "./types.ts";
-
-/** Runs a synchronous call as the async face: a throw becomes a rejection. */
-function settle<T>(call: () => T): Promise<T> {
-  try {
-    return Promise.resolve(call());
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
+import { checkInt, settle } from "./_args.ts";
+import { fdOf } from "./resolve.ts";
+import type { SendBuffer, TcpInfo } from "./types.ts";
+import type { SocketLike } from "./resolve.ts";
 
 /**
  * Reads what a TCP socket's send buffer holds, synchronously: the twin of
@@ -192,10 +185,7 @@ export function getNotSentLowat(socket: SocketLike): Promise<number> {
 export function setNotSentLowat(socket: SocketLike, bytes: number): Promise<void> {
   return settle(() => {
     const fd = fdOf(socket);
-    if (typeof bytes !== "number") throw new TypeError(`Expected bytes as a number, got ${typeof bytes}`);
-    if (!Number.isInteger(bytes) || bytes < 0 || bytes > INT_MAX) {
-      throw new RangeError(`Expected bytes as an integer from 0 to ${INT_MAX}, got ${bytes}`);
-    }
+    checkInt("bytes", bytes, 0);
     // Read it first: on a socket that is not TCP the getter and the setter fail with
     // different codes (Linux 6.18 on UDP: getsockopt EOPNOTSUPP, setsockopt ENOPROTOOPT),
     // and EOPNOTSUPP, "not supported on this socket", is the one that says what is wrong.

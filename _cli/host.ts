@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { isBun } from "../_runtime.ts";
 
 interface BunProcess {
   argv: string[];
@@ -23,7 +24,6 @@ interface BunPoll {
   symbols: { poll(fds: Uint8Array, nfds: number, timeout: number): number };
 }
 
-const isBun = "Bun" in globalThis;
 const bunProcess = isBun ? (globalThis as unknown as { process: BunProcess }).process : undefined;
 const encoder = new TextEncoder();
 const bunRequire = <T>(id: string): T => (import.meta as unknown as { require(id: string): T }).require(id);

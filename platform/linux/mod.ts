@@ -8,22 +8,23 @@
  *
  * @module
  */
-import { libc } from "../ffi/mod.ts";
-import type { Libc, LibcSpec } from "../ffi/mod.ts";
-import type { LinuxTcpInfo, SendBuffer, TcpState } from "../types.ts";
-import { check, errorFor, intOptions, socketOps, stateName } from "./common.ts";
-import { decode, type Layout, viewOf } from "./layout.ts";
-import { LINUX_ERRNO } from "./linux_errno.ts";
-import { listLinuxSockets, withProcessFd } from "./linux_diag.ts";
+import { libc } from "../../ffi/mod.ts";
+import type { Libc, LibcSpec } from "../../ffi/mod.ts";
+import type { LinuxTcpInfo, SendBuffer, TcpState } from "../../types.ts";
+import { check, errorFor, intOptions, socketOps, stateName, testingOps } from "../posix.ts";
+import { decode, type Layout, viewOf } from "../layout.ts";
+import { LINUX_ERRNO } from "./errno.ts";
+import { listLinuxSockets, withProcessFd } from "./diag.ts";
 import {
   decodeLinux618,
   decodeLinuxBits,
   LinuxTcpInfo618,
   LinuxTcpInfoBits,
   linuxTcpInfoWords,
-} from "./linux_tcp_info_decode.ts";
-import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS, type LinuxTcpInfoFields } from "./linux_tcp_info.ts";
-import type { Platform } from "./types.ts";
+} from "./tcp_info_decode.gen.ts";
+import type { LinuxTcpInfoFields } from "../../tcp_info_fields.ts";
+import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS } from "./tcp_info_layout.ts";
+import type { Platform, TestingOps } from "../types.ts";
 
 /** Linux numbers sockbuf uses. */
 export const LINUX = {
@@ -117,7 +118,7 @@ export function linuxTcpInfoLayout(release: string): Layout<keyof LinuxTcpInfoFi
 
 /**
  * Decodes a Linux `tcp_info` buffer of which the kernel returned `length` bytes, with the
- * layout's generated decoder (platform/linux_tcp_info_decode.ts).
+ * layout's generated decoder (platform/linux/tcp_info_decode.gen.ts).
  */
 export function decodeLinuxTcpInfo(
   bytes: Uint8Array,
@@ -235,9 +236,6 @@ export const linux: Platform = {
     if (n < 128 || queued < 0) return undefined;
     return ackedView.getUint32(120, true) + ackedView.getUint32(124, true) * 2 ** 32 + queued;
   },
-  setReceiveBuffer(fd, bytes) {
-    setInt(libc(SPEC), fd, LINUX.SOL_SOCKET, LINUX.SO_RCVBUF, bytes, "SO_RCVBUF");
-  },
   error: (op, syscall, code) => errorFor(LINUX_ERRNO, op, syscall, code),
   listSockets: (query) =>
     listLinuxSockets(query, {
@@ -261,3 +259,10 @@ export const linux: Platform = {
     },
   ),
 };
+
+/** What only the demo, examples, benchmarks and tests need of Linux (through `_testing.ts`). */
+export const linuxTesting: TestingOps = testingOps(
+  linux.sockets,
+  () => libc(SPEC),
+  (fd, bytes) => setInt(libc(SPEC), fd, LINUX.SOL_SOCKET, LINUX.SO_RCVBUF, bytes, "SO_RCVBUF"),
+);

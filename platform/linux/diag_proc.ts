@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { SockbufError } from "../errors.ts";
-import type { Libc } from "../ffi/mod.ts";
-import type { SocketProcess } from "../types.ts";
-import { check, errnoName } from "./common.ts";
-import { LINUX_ERRNO } from "./linux_errno.ts";
+import { SockbufError } from "../../errors.ts";
+import type { Libc } from "../../ffi/mod.ts";
+import type { SocketProcess } from "../../types.ts";
+import { check, errnoName } from "../posix.ts";
+import { LINUX_ERRNO } from "./errno.ts";
 
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
