@@ -13,6 +13,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -120,6 +121,40 @@ export function otherUser(uid: number): OtherUser {
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
+  }
+}
+
+/** A throwaway self-signed certificate for localhost/127.0.0.1, made by openssl (never through a shell). */
+export function selfSigned(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), "sockbuf-tls-"));
+  try {
+    execFileSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ], { stdio: "ignore" });
+    return {
+      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+      key: readFileSync(join(dir, "key.pem"), "utf8"),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

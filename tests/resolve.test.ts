@@ -10,7 +10,7 @@ import { describe, it } from "node:test";
 import { inspect, inspectSync, resolveSocket, type SocketLike } from "../mod.ts";
 import { parseIp } from "../resolve.ts";
 import { platform } from "../platform/mod.ts";
-import { hasTool, needs, runtime, sleep, ssFor } from "./_helpers.ts";
+import { hasTool, needs, runtime, selfSigned, sleep, ssFor } from "./_helpers.ts";
 
 const linux = process.platform === "linux";
 const HOSTS = ["127.0.0.1", "::1"] as const;
@@ -158,7 +158,7 @@ describe("resolving runtime sockets", { skip: !linux && "Linux: checked against 
 
   it("a Deno.connectTls conn", { skip: onlyDeno }, async (t) => {
     if (!ssOk(t) || !needs(t, hasTool("openssl", ["version"]), "openssl to make a test certificate")) return;
-    const { cert, key } = await selfSigned();
+    const { cert, key } = selfSigned();
     using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
     const accepting = listener.accept();
     const conn = await Deno.connectTls({ hostname: "localhost", port: listener.addr.port, caCerts: [cert] });
@@ -302,44 +302,6 @@ async function rawHttpClient(host: string, port: number): Promise<net.Socket> {
   client.pause();
   client.write(`GET / HTTP/1.1\r\nHost: x\r\n\r\n`);
   return client;
-}
-
-/** A throwaway self-signed certificate for localhost/127.0.0.1, made by openssl. */
-async function selfSigned(): Promise<{ cert: string; key: string }> {
-  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
-  const { join } = await import("node:path");
-  const { tmpdir } = await import("node:os");
-  const { execFileSync } = await import("node:child_process");
-  const dir = mkdtempSync(join(tmpdir(), "sockbuf-tls-"));
-  try {
-    execFileSync("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ], { stdio: "ignore" });
-    return {
-      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-      key: readFileSync(join(dir, "key.pem"), "utf8"),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /**

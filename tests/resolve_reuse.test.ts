@@ -17,7 +17,7 @@ import {
   watch,
 } from "../mod.ts";
 import { parseIp } from "../resolve.ts";
-import { hasTool, hex as hexOf, needs, runtime, sleep, ssFor } from "./_helpers.ts";
+import { hasTool, hex as hexOf, needs, runtime, selfSigned, sleep, ssFor } from "./_helpers.ts";
 
 const unix = process.platform === "linux" || process.platform === "darwin";
 // deno-lint-ignore no-explicit-any -- Bun's global is untyped under deno check
@@ -166,7 +166,7 @@ describe("sockets whose runtime closes the fd later than the object", {
     skip: onlyDeno,
   }, async (t) => {
     if (!needs(t, hasTool("openssl", ["version"]), "openssl to make a test certificate")) return;
-    const { cert, key } = await selfSigned();
+    const { cert, key } = selfSigned();
     using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
     for (const usedBefore of [true, false]) {
       const accepting = listener.accept();
@@ -265,44 +265,6 @@ function hasConnection(localPort: number, peerPort: number): boolean {
     return ssFor(localPort, peerPort).sendQ >= 0;
   } catch {
     return false;
-  }
-}
-
-/** A throwaway self-signed certificate for localhost, made by openssl. */
-async function selfSigned(): Promise<{ cert: string; key: string }> {
-  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
-  const { join } = await import("node:path");
-  const { tmpdir } = await import("node:os");
-  const { execFileSync } = await import("node:child_process");
-  const dir = mkdtempSync(join(tmpdir(), "sockbuf-tls-"));
-  try {
-    execFileSync("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ], { stdio: "ignore" });
-    return {
-      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-      key: readFileSync(join(dir, "key.pem"), "utf8"),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
