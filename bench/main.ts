@@ -21,8 +21,9 @@
  * - `--check`: exit 1 when a ratio misses its goal, a goal was not measured (unless `--only`
  *   or `--runtimes` left it out), or the soak grows RSS by 5 MB or changes the fd count.
  *
- * Dependencies: mitata, through deno.json's import map (`npm:mitata@…`) for Deno, so a clone
- * without node_modules runs; Bun resolves it from node_modules or installs it on the fly.
+ * Dependencies: mitata. Deno runs bench/cases.ts with `--config bench/deno.json`, whose import map
+ * says `npm:mitata@1.0.34` with `nodeModulesDir: "none"`, so a clone without node_modules runs;
+ * Bun resolves it from node_modules or installs the version package.json names on the fly.
  * A runtime that is missing from PATH or fails is reported on stderr, its cells show `-`,
  * and the exit code is 1 (`--runtimes deno` measures Deno alone).
  *
@@ -149,7 +150,12 @@ const cases = join(benchDir, "cases.ts");
 const argvFor = (runtime: Runtime, script: string, ...rest: string[]) =>
   runtime === "deno" ? ["run", "--allow-all", ...rest, script] : [script];
 const rows: Row[] = [];
-for (const r of runtimes) rows.push(...jsonLines<Row>(run(r, [...argvFor(r, cases), ...caseArgs])));
+// Deno takes mitata through bench/deno.json: npm:mitata from its own cache, never node_modules,
+// so a clone that never ran npm works; the root deno.json stays free of npm packages, which
+// (in the manual node_modules mode package.json implies) would need node_modules everywhere.
+const casesArgv = (r: Runtime) =>
+  r === "deno" ? ["run", "--allow-all", "--config", join(benchDir, "deno.json"), cases] : [cases];
+for (const r of runtimes) rows.push(...jsonLines<Row>(run(r, [...casesArgv(r), ...caseArgs])));
 
 // sockbuf ls against ss: one holder pair serves every runtime, run by run.
 if (!opts["no-list"] && (!opts.only || LS_CASE.includes(opts.only)) && runtimes.length > 0) {
