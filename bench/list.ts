@@ -13,6 +13,12 @@
  *     without processes: what `sockbuf ls --json` does, minus its table code;
  *   - every `--cmd` (split on spaces, no shell), e.g. `--cmd "deno run -A cli.ts ls --json"`;
  *   - the in-process API: `listSocketsSync()` alone, and with `JSON.stringify`.
+ *
+ * With `--ls deno,bun` it times only the issue-14 goal instead: `ss -tmi` and, for each named
+ * runtime from PATH, `sockbuf ls --json --no-processes` (cli.ts), interleaved run by run so a
+ * change in machine load hits all of them alike, and prints one JSON row per runtime
+ * `{ case, runtime, nsPerOp, cNsPerOp, ratio }` (the run with the median ratio to the `ss` run
+ * before it; "C" is `ss`), as bench/cases.ts does. bench/main.ts runs this.
  * The listing uses ss's default states for `-t` (all but LISTEN, SYN_RECV, TIME_WAIT, CLOSE),
  * so both report the same sockets; the counts are printed to check.
  */
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     port: { type: "string" },
     print: { type: "boolean", default: false },
     processes: { type: "boolean", default: false },
+    ls: { type: "string" },
   },
 });
 
@@ -136,6 +143,56 @@ function timeCall(call: () => unknown, runs: number): number {
   return median(times);
 }
 
+/** The goal's case name, as bench/main.ts keys its goals. */
+const LS_CASE = "sockbuf ls --json --no-processes vs ss -tmi";
+
+/**
+ * `ss -tmi` and each runtime's `sockbuf ls --json --no-processes`, interleaved: one run of each
+ * per round, the first round a warm-up. Prints a JSON row per runtime.
+ */
+function timeLs(runtimes: string[], runs: number, sockets: number): void {
+  const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+  const argv: Record<string, string[]> = {
+    deno: ["deno", "run", "--allow-all", cli, "ls", "--json", "--no-processes"],
+    bun: ["bun", cli, "ls", "--json", "--no-processes"],
+  };
+  for (const r of runtimes) if (!argv[r]) throw new TypeError(`--ls: unknown runtime ${JSON.stringify(r)}`);
+  const once = (cmd: string[]) => {
+    const t0 = performance.now();
+    const r = spawnSync(cmd[0], cmd.slice(1), { maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "inherit"] });
+    const ms = performance.now() - t0;
+    if (r.error) throw new Error(`${cmd[0]}: ${r.error.message}`);
+    if (r.status !== 0) throw new Error(`${cmd.join(" ")} exited with ${r.status}`);
+    return { ms, out: r.stdout as Uint8Array };
+  };
+  const rounds: Record<string, { ms: number; ss: number }[]> = {};
+  for (let i = 0; i <= runs; i++) {
+    for (const r of runtimes) {
+      const ss = once(["ss", "-tmi"]);
+      const ls = once(argv[r]);
+      if (i === 0) {
+        // ss prints a header line, then two lines per socket; ls one JSON array.
+        const ssCount = (ss.out.reduce((n: number, b: number) => n + (b === 10 ? 1 : 0), 0) - 1) / 2;
+        const lsCount = (JSON.parse(new TextDecoder().decode(ls.out)) as unknown[]).length;
+        console.error(`${r}: sockbuf ls lists ${lsCount} sockets, ss -tmi ${ssCount} (${sockets} held)`);
+        continue;
+      }
+      (rounds[r] ??= []).push({ ms: ls.ms, ss: ss.ms });
+    }
+  }
+  for (const r of runtimes) {
+    const sorted = rounds[r].sort((a, b) => a.ms / a.ss - b.ms / b.ss);
+    const mid = sorted[sorted.length >> 1];
+    console.log(JSON.stringify({
+      case: LS_CASE,
+      runtime: r,
+      nsPerOp: Math.round(mid.ms * 1e6),
+      cNsPerOp: Math.round(mid.ss * 1e6),
+      ratio: Math.round((mid.ms / mid.ss) * 1000) / 1000,
+    }));
+  }
+}
+
 if (values.role === "server") {
   await serve();
 } else if (values.role === "client") {
@@ -151,58 +208,63 @@ if (values.role === "server") {
   const t0 = performance.now();
   const server = await child(["--role", "server"], n + 100);
   const client = await child(["--role", "client", "--port", server.line, "--connections", `${n}`], n + 100);
-  console.log(`${n} connections open in ${((performance.now() - t0) / 1000).toFixed(1)} s (${runtime})`);
+  // to stderr: stdout carries --ls's JSON rows
+  console.error(`${n} connections open in ${((performance.now() - t0) / 1000).toFixed(1)} s (${runtime})`);
   try {
-    const ours = listSocketsSync({ states: SS_DEFAULT });
-    const rows: [string, number, string][] = [];
-    const ss = timeCommand(["ss", "-tmi"], runs);
-    const ssp = timeCommand(["ss", "-tmip"], runs);
-    // ss prints a header line, then two lines per socket
-    console.log(`sockets: ours ${ours.length}, ss -tmi ${(ss.lines - 1) / 2}`);
-    rows.push(["ss -tmi", ss.ms, `${(ss.bytes / 1e6).toFixed(1)} MB`]);
-    rows.push(["ss -tmip", ssp.ms, `${(ssp.bytes / 1e6).toFixed(1)} MB`]);
-    const print = timeCommand(again("--print"), runs);
-    rows.push([
-      `${runtime} bench/list.ts --print (JSON, separate process)`,
-      print.ms,
-      `${(print.bytes / 1e6).toFixed(1)} MB`,
-    ]);
-    const printP = timeCommand(again("--print", "--processes"), runs);
-    rows.push([
-      `${runtime} bench/list.ts --print --processes`,
-      printP.ms,
-      `${(printP.bytes / 1e6).toFixed(1)} MB`,
-    ]);
-    for (const cmd of values.cmd ?? []) {
-      const r = timeCommand(cmd.split(" ").filter(Boolean), runs);
-      rows.push([cmd, r.ms, `${(r.bytes / 1e6).toFixed(1)} MB`]);
-    }
-    rows.push([
-      "listSocketsSync() in-process",
-      timeCall(() => listSocketsSync({ states: SS_DEFAULT }), runs),
-      "",
-    ]);
-    rows.push([
-      "listSocketsSync() + JSON.stringify in-process",
-      timeCall(() => JSON.stringify(listSocketsSync({ states: SS_DEFAULT })), runs),
-      "",
-    ]);
-    rows.push([
-      "listSocketsSync({ processes: true }) in-process",
-      timeCall(() => listSocketsSync({ states: SS_DEFAULT, processes: true }), runs),
-      "",
-    ]);
-    rows.push([
-      "listSocketsSync({ tcpInfo: true }) in-process",
-      timeCall(() => listSocketsSync({ states: SS_DEFAULT, tcpInfo: true }), runs),
-      "",
-    ]);
-    console.log(`median of ${runs} runs after one warm-up:`);
-    for (const [name, ms, out] of rows) {
-      const vs = name.startsWith("ss ")
-        ? ""
-        : `  ${(ms / ss.ms).toFixed(2)}× ss -tmi, ${(ms / ssp.ms).toFixed(2)}× ss -tmip`;
-      console.log(`  ${name.padEnd(52)} ${ms.toFixed(1).padStart(8)} ms ${out.padStart(8)}${vs}`);
+    if (values.ls !== undefined) {
+      timeLs(values.ls.split(",").filter(Boolean), runs, 2 * n);
+    } else {
+      const ours = listSocketsSync({ states: SS_DEFAULT });
+      const rows: [string, number, string][] = [];
+      const ss = timeCommand(["ss", "-tmi"], runs);
+      const ssp = timeCommand(["ss", "-tmip"], runs);
+      // ss prints a header line, then two lines per socket
+      console.log(`sockets: ours ${ours.length}, ss -tmi ${(ss.lines - 1) / 2}`);
+      rows.push(["ss -tmi", ss.ms, `${(ss.bytes / 1e6).toFixed(1)} MB`]);
+      rows.push(["ss -tmip", ssp.ms, `${(ssp.bytes / 1e6).toFixed(1)} MB`]);
+      const print = timeCommand(again("--print"), runs);
+      rows.push([
+        `${runtime} bench/list.ts --print (JSON, separate process)`,
+        print.ms,
+        `${(print.bytes / 1e6).toFixed(1)} MB`,
+      ]);
+      const printP = timeCommand(again("--print", "--processes"), runs);
+      rows.push([
+        `${runtime} bench/list.ts --print --processes`,
+        printP.ms,
+        `${(printP.bytes / 1e6).toFixed(1)} MB`,
+      ]);
+      for (const cmd of values.cmd ?? []) {
+        const r = timeCommand(cmd.split(" ").filter(Boolean), runs);
+        rows.push([cmd, r.ms, `${(r.bytes / 1e6).toFixed(1)} MB`]);
+      }
+      rows.push([
+        "listSocketsSync() in-process",
+        timeCall(() => listSocketsSync({ states: SS_DEFAULT }), runs),
+        "",
+      ]);
+      rows.push([
+        "listSocketsSync() + JSON.stringify in-process",
+        timeCall(() => JSON.stringify(listSocketsSync({ states: SS_DEFAULT })), runs),
+        "",
+      ]);
+      rows.push([
+        "listSocketsSync({ processes: true }) in-process",
+        timeCall(() => listSocketsSync({ states: SS_DEFAULT, processes: true }), runs),
+        "",
+      ]);
+      rows.push([
+        "listSocketsSync({ tcpInfo: true }) in-process",
+        timeCall(() => listSocketsSync({ states: SS_DEFAULT, tcpInfo: true }), runs),
+        "",
+      ]);
+      console.log(`median of ${runs} runs after one warm-up:`);
+      for (const [name, ms, out] of rows) {
+        const vs = name.startsWith("ss ")
+          ? ""
+          : `  ${(ms / ss.ms).toFixed(2)}× ss -tmi, ${(ms / ssp.ms).toFixed(2)}× ss -tmip`;
+        console.log(`  ${name.padEnd(52)} ${ms.toFixed(1).padStart(8)} ms ${out.padStart(8)}${vs}`);
+      }
     }
   } finally {
     client.proc.kill();

@@ -1,21 +1,31 @@
 /**
- * sockbuf's benchmark: the hot paths under Deno and Bun against C making the same syscalls.
+ * sockbuf's benchmark: the hot paths under Deno and Bun against C making the same syscalls,
+ * and `sockbuf ls` against `ss` on 20,000 sockets.
  *
  *   deno run --allow-all bench/main.ts [--json] [--soak] [--check] [--rounds N] [--only TEXT]
+ *                                      [--runtimes deno,bun] [--no-list] [--connections N]
  *
  * Compiles bench/baseline.c with `cc -O2 -shared -fPIC` into bench/bin/, then runs
  * bench/cases.ts under `deno` and under `bun` from PATH (never through a shell). Each runtime
  * loads the compiled C through its own FFI and times it back to back with its own calls on
- * the same socket, so every ratio compares JavaScript and C under the same load.
+ * the same socket, so every ratio compares JavaScript and C under the same load. Then
+ * bench/list.ts holds `--connections` loopback connections (10,000: 20,000 sockets) and times
+ * each runtime's `sockbuf ls --json --no-processes` against `ss -tmi`, run by run.
  *
  * - default: a table of ns per operation, C and each runtime, with each runtime's ratio to C
- *   and the goal from issue 7;
- * - `--json`: a JSON array of rows `{ case, runtime, nsPerOp, cNsPerOp, ratio }`;
+ *   and the goal from issue 14 ({@link GOALS});
+ * - `--json`: a JSON array of rows `{ case, runtime, nsPerOp, cNsPerOp, ratio, goal, met }`,
+ *   one per case and runtime, including the soak's and, as `met: null`, goals not measured;
  * - `--soak`: also bench/soak.ts under both runtimes (1,000,000 snapshots over 1,000
  *   sockets: RSS and open fds before and after);
- * - `--check`: exit 1 when a ratio misses its goal or the soak grows RSS by 5 MB or fds.
+ * - `--check`: exit 1 when a ratio misses its goal, a goal was not measured (unless `--only`
+ *   or `--runtimes` left it out), or the soak grows RSS by 5 MB or changes the fd count.
  *
- * A runtime that is missing or fails is reported on stderr and its cells show `-`.
+ * Dependencies: mitata. Deno runs bench/cases.ts with `--config bench/deno.json`, whose import map
+ * says `npm:mitata@1.0.34` with `nodeModulesDir: "none"`, so a clone without node_modules runs;
+ * Bun resolves it from node_modules or installs the version package.json names on the fly.
+ * A runtime that is missing from PATH or fails is reported on stderr, its cells show `-`,
+ * and the exit code is 1 (`--runtimes deno` measures Deno alone).
  *
  * @module
  */
@@ -34,8 +44,45 @@ const { values: opts } = parseArgs({
     check: { type: "boolean", default: false },
     rounds: { type: "string" },
     only: { type: "string" },
+    runtimes: { type: "string", default: "deno,bun" },
+    "no-list": { type: "boolean", default: false },
+    connections: { type: "string", default: "10000" },
+    runs: { type: "string", default: "9" },
   },
 });
+
+type Runtime = "deno" | "bun";
+const runtimes = opts.runtimes.split(",").filter(Boolean) as Runtime[];
+for (const r of runtimes) {
+  if (r !== "deno" && r !== "bun") {
+    console.error(`bench: --runtimes takes deno and/or bun, got ${JSON.stringify(r)}`);
+    process.exit(2);
+  }
+}
+
+/** The `sockbuf ls` case's name, as bench/list.ts prints it. */
+const LS_CASE = "sockbuf ls --json --no-processes vs ss -tmi";
+
+/**
+ * The goals, by case name: the largest ratio to C (or to `ss` for `ls`) each runtime may
+ * show, from issue 14 (and issue 7 where 14 is silent). A goal whose case is not measured is
+ * reported as such and, under `--check`, counts as missed. Cases without a goal are shown
+ * without one; a goal a case row carries itself (bench/cases.ts) applies when none is here.
+ */
+const GOALS: Record<string, number> = {
+  "inspectSync(fd) vs seed C": 0.80,
+  "inspectSync(fd)": 1.10,
+  "await inspect(fd) vs seed C": 0.90,
+  "await inspect(fd)": 1.25,
+  "inspectMany(1,000 sockets), per socket": 1.05,
+  "tcpInfoSync(fd)": 1.30,
+  "tcpInfoSync(fd).toJSON()": 1.25,
+  [LS_CASE]: 0.80,
+};
+
+/** The soak's goal: RSS growth under this, and the same fd count. */
+const SOAK_RSS_LIMIT = 5 << 20;
+const SOAK_CASE = "soak: 1,000,000 snapshots, RSS growth under 5 MB and the same fds";
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url));
 const root = join(benchDir, "..");
@@ -44,11 +91,11 @@ const lib = join(benchDir, "bin", "libbaseline.so");
 /** One measured case in one runtime, as bench/cases.ts prints it. */
 interface Row {
   case: string;
-  runtime: "deno" | "bun";
+  runtime: Runtime;
   nsPerOp: number;
   cNsPerOp: number;
   ratio: number;
-  goal: number | null;
+  goal?: number | null;
 }
 
 /** One runtime's soak, as bench/soak.ts prints it. */
@@ -64,6 +111,9 @@ interface Soak {
   fdsAfter: number;
 }
 
+/** Runtimes (or tools) that were missing or failed: each makes the exit code 1. */
+const failed: string[] = [];
+
 /** Runs a command without a shell; returns its stdout, or undefined (reported) if it fails. */
 function run(cmd: string, argv: string[]): string | undefined {
   console.error(`$ ${cmd} ${argv.join(" ")}`);
@@ -75,7 +125,10 @@ function run(cmd: string, argv: string[]): string | undefined {
       maxBuffer: 16 << 20,
     });
   } catch (err) {
-    console.error(`${cmd} failed: ${(err as Error).message}`);
+    const e = err as Error & { code?: string };
+    const why = e.code === "ENOENT" ? "is not on PATH" : `failed: ${e.message}`;
+    console.error(`${cmd} ${why}`);
+    failed.push(`${cmd} ${argv.slice(0, 3).join(" ")}… ${why.split("\n")[0]}`);
     return undefined;
   }
 }
@@ -94,28 +147,99 @@ const caseArgs = ["--lib", lib];
 if (opts.rounds) caseArgs.push("--rounds", opts.rounds);
 if (opts.only) caseArgs.push("--only", opts.only);
 const cases = join(benchDir, "cases.ts");
-const rows: Row[] = [
-  ...jsonLines<Row>(run("deno", ["run", "--allow-all", cases, ...caseArgs])),
-  ...jsonLines<Row>(run("bun", [cases, ...caseArgs])),
-];
+const argvFor = (runtime: Runtime, script: string, ...rest: string[]) =>
+  runtime === "deno" ? ["run", "--allow-all", ...rest, script] : [script];
+const rows: Row[] = [];
+// Deno takes mitata through bench/deno.json: npm:mitata from its own cache, never node_modules,
+// so a clone that never ran npm works; the root deno.json stays free of npm packages, which
+// (in the manual node_modules mode package.json implies) would need node_modules everywhere.
+const casesArgv = (r: Runtime) =>
+  r === "deno" ? ["run", "--allow-all", "--config", join(benchDir, "deno.json"), cases] : [cases];
+for (const r of runtimes) rows.push(...jsonLines<Row>(run(r, [...casesArgv(r), ...caseArgs])));
+
+// sockbuf ls against ss: one holder pair serves every runtime, run by run.
+if (!opts["no-list"] && (!opts.only || LS_CASE.includes(opts.only)) && runtimes.length > 0) {
+  const list = join(benchDir, "list.ts");
+  const listArgs = ["--ls", runtimes.join(","), "--connections", opts.connections, "--runs", opts.runs];
+  const out = run("deno", ["run", "--allow-all", list, ...listArgs]);
+  rows.push(...jsonLines<Row>(out));
+}
 
 const soaks: Soak[] = [];
 if (opts.soak) {
   const soak = join(benchDir, "soak.ts");
-  soaks.push(...jsonLines<Soak>(run("deno", ["run", "--allow-all", "--v8-flags=--expose-gc", soak])));
-  soaks.push(...jsonLines<Soak>(run("bun", [soak])));
+  for (const r of runtimes) {
+    soaks.push(...jsonLines<Soak>(run(r, argvFor(r, soak, "--v8-flags=--expose-gc"))));
+  }
 }
 
-const missed: string[] = [];
-for (const r of rows) {
-  if (r.goal !== null && r.ratio > r.goal) missed.push(`${r.case} on ${r.runtime}: ${r.ratio}× > ${r.goal}×`);
+/** One case's result against its goal, for the table, `--json` and `--check`. */
+interface Verdict {
+  case: string;
+  runtime: string;
+  nsPerOp: number | null;
+  cNsPerOp: number | null;
+  ratio: number | null;
+  goal: number | string | null;
+  /** true met, false missed, null no goal or not measured */
+  met: boolean | null;
+  note?: string;
+  soak?: Soak;
 }
+
 const MB = 1 << 20;
+const verdicts: Verdict[] = rows.map((r) => {
+  const goal = GOALS[r.case] ?? r.goal ?? null;
+  return {
+    case: r.case,
+    runtime: r.runtime,
+    nsPerOp: r.nsPerOp,
+    cNsPerOp: r.cNsPerOp,
+    ratio: r.ratio,
+    goal,
+    met: goal === null ? null : r.ratio <= goal,
+  };
+});
 for (const s of soaks) {
   const growth = (s.rssAfterGc ?? s.rssAfter) - s.rssBefore;
-  if (growth >= 5 * MB) missed.push(`soak on ${s.runtime}: RSS grew ${(growth / MB).toFixed(1)} MB`);
-  if (s.fdsAfter !== s.fdsBefore) missed.push(`soak on ${s.runtime}: fds ${s.fdsBefore} -> ${s.fdsAfter}`);
+  const met = growth < SOAK_RSS_LIMIT && s.fdsAfter === s.fdsBefore;
+  verdicts.push({
+    case: SOAK_CASE,
+    runtime: s.runtime,
+    nsPerOp: s.nsPerSnapshot,
+    cNsPerOp: null,
+    ratio: null,
+    goal: "< 5 MB, same fds",
+    met,
+    note: `RSS grew ${(growth / MB).toFixed(2)} MB, fds ${s.fdsBefore} -> ${s.fdsAfter}`,
+    soak: s,
+  });
 }
+// Goals nobody measured: a check that passes on nothing measured would prove nothing.
+const wanted = Object.keys(GOALS).filter((name) => !opts.only || name.includes(opts.only));
+if (opts.soak) wanted.push(SOAK_CASE);
+for (const name of wanted) {
+  if (name === LS_CASE && opts["no-list"]) continue;
+  for (const runtime of runtimes) {
+    if (verdicts.some((v) => v.case === name && v.runtime === runtime)) continue;
+    verdicts.push({
+      case: name,
+      runtime,
+      nsPerOp: null,
+      cNsPerOp: null,
+      ratio: null,
+      goal: name === SOAK_CASE ? "< 5 MB, same fds" : GOALS[name],
+      met: null,
+      note: "not measured",
+    });
+  }
+}
+const missed = verdicts.filter((v) => v.met === false).map((v) =>
+  v.ratio === null
+    ? `${v.case} on ${v.runtime}: ${v.note}`
+    : `${v.case} on ${v.runtime}: ${v.ratio}× > ${v.goal}×`
+);
+const unmeasured = verdicts.filter((v) => v.note === "not measured").map((v) => `${v.case} on ${v.runtime}`);
 
 /** Prints rows of cells as a Markdown table. */
 function table(header: string[], body: string[][]): void {
@@ -127,35 +251,33 @@ function table(header: string[], body: string[][]): void {
 }
 
 if (opts.json) {
-  console.log(JSON.stringify(
-    rows.map((r) => ({
-      case: r.case,
-      runtime: r.runtime,
-      nsPerOp: r.nsPerOp,
-      cNsPerOp: r.cNsPerOp,
-      ratio: r.ratio,
-    })),
-    null,
-    2,
-  ));
+  console.log(JSON.stringify(verdicts, null, 2));
 } else {
-  const names = [...new Set(rows.map((r) => r.case))];
+  const names = [...new Set(verdicts.filter((v) => v.soak === undefined).map((v) => v.case))];
   const ns = (x: number) => x.toLocaleString("en-US");
   const cell = (name: string, runtime: string) => {
-    const r = rows.find((r) => r.case === name && r.runtime === runtime);
-    return r ? [ns(r.cNsPerOp), ns(r.nsPerOp), `${r.ratio.toFixed(2)}×`] : ["-", "-", "-"];
+    const r = verdicts.find((r) => r.case === name && r.runtime === runtime && r.ratio !== null);
+    if (!r) return ["-", "-", "-"];
+    const mark = r.met === false ? " ✗" : r.met ? " ✓" : "";
+    return [ns(r.cNsPerOp!), ns(r.nsPerOp!), `${r.ratio!.toFixed(2)}×${mark}`];
   };
   console.log();
   table(
     ["case", "C ns", "Deno ns", "Deno/C", "C ns", "Bun ns", "Bun/C", "goal"],
     names.map((name) => {
-      const goal = rows.find((r) => r.case === name)?.goal;
-      return [name, ...cell(name, "deno"), ...cell(name, "bun"), goal ? `≤ ${goal.toFixed(2)}×` : ""];
+      const goal = verdicts.find((r) => r.case === name)?.goal;
+      return [
+        name,
+        ...cell(name, "deno"),
+        ...cell(name, "bun"),
+        typeof goal === "number" ? `≤ ${goal.toFixed(2)}×` : "",
+      ];
     }),
   );
   console.log(
     "\nns per operation; each runtime times the C baseline (bench/baseline.c) itself, alternating with its own" +
-      "\ncalls on the same socket, so the C column beside each runtime is the one its ratio uses.",
+      "\ncalls on the same socket, so the C column beside each runtime is the one its ratio uses. For sockbuf ls" +
+      "\nthe C column is ss -tmi, each run timed right before the runtime's.",
   );
   if (soaks.length > 0) {
     console.log();
@@ -185,6 +307,11 @@ if (opts.json) {
       ]),
     );
   }
+  if (unmeasured.length > 0) console.log(`\nNot measured: ${unmeasured.join("; ")}`);
   if (missed.length > 0) console.log(`\nMissed: ${missed.join("; ")}`);
 }
-if (opts.check && missed.length > 0) process.exit(1);
+if (failed.length > 0) console.error(`bench: failed: ${failed.join("; ")}`);
+if (opts.check && (missed.length > 0 || unmeasured.length > 0)) {
+  console.error(`bench --check: ${[...missed, ...unmeasured.map((u) => `${u}: not measured`)].join("; ")}`);
+}
+if (failed.length > 0 || (opts.check && (missed.length > 0 || unmeasured.length > 0))) process.exit(1);
