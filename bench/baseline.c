@@ -4,7 +4,8 @@
  * sizes, and returns the nanoseconds per repetition. bench/main.ts compiles it with
  * `cc -O2 -shared -fPIC` and calls it through FFI on the very socket the JavaScript side
  * measures, so C and JavaScript see the same kernel state; one FFI call is spread over `n`
- * repetitions and so costs nothing measurable.
+ * repetitions and so costs nothing measurable. One function is the exception:
+ * sb_inspect_seed makes the seed's four calls for the same answer, the bar issue 14 set.
  *
  * A failing syscall returns -errno at once, so a broken setup cannot pass for a fast one.
  */
