@@ -14,8 +14,8 @@ import type { SocketLike } from "./resolve.ts";
 /**
  * Reads what a TCP socket's send buffer holds, synchronously: the twin of
  * {@linkcode inspect} for tight loops. On Linux a call makes three syscalls (TCP_INFO,
- * SIOCOUTQ, SO_MEMINFO; up to five on kernels older than 4.6), plus one to re-check a
- * socket object's fd.
+ * SIOCOUTQ, SO_MEMINFO; up to five on kernels older than 4.6), on macOS two (the private
+ * TCP_INFO, SO_SNDBUF), plus one to re-check a socket object's fd.
  *
  * @param socket a raw fd, a Deno conn, a node:net or Bun socket, a serve request, or an address pair
  * @returns the snapshot; a value the OS cannot give is `undefined`
