@@ -35,7 +35,10 @@ export const DARWIN = {
   SOL_SOCKET: 0xffff,
   SO_SNDBUF: 0x1001,
   SO_RCVBUF: 0x1002,
-  /** Bytes in the send buffer, unacknowledged included (`so_snd.sb_cc`): `queued`. */
+  /**
+   * Bytes in the send buffer, unacknowledged included (`so_snd.sb_cc`): `queued` where the
+   * private TCP_INFO, whose `tcpi_snd_sbbytes` is the same field, does not answer.
+   */
   SO_NWRITE: 0x1024,
   IPPROTO_TCP: 6,
   /** Public `struct tcp_connection_info` (since OS X 10.11). */
