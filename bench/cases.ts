@@ -218,13 +218,14 @@ try {
       rounds.push({ js: jsNs, c: cNs });
     }
     c.teardown?.();
+    // Rounds in the order they ran, before sorting.
+    if (process.env.BENCH_DEBUG) {
+      console.error(c.name, rounds.map((r) => `${r.js.toFixed(0)}/${r.c.toFixed(0)}`).join(" "));
+    }
     // The round with the median ratio: C and JavaScript timed back to back, so a change in
     // machine load between rounds moves both.
     rounds.sort((a, b) => a.js / a.c - b.js / b.c);
     const mid = rounds[rounds.length >> 1];
-    if (process.env.BENCH_DEBUG) {
-      console.error(c.name, rounds.map((r) => `${r.js.toFixed(0)}/${r.c.toFixed(0)}`).join(" "));
-    }
     console.log(JSON.stringify({
       case: c.name,
       runtime,
