@@ -28,6 +28,8 @@ export {
   closeLibrary,
   getNotSentLowat,
   inspect,
+  inspectMany,
+  inspectManySync,
   inspectSync,
   setNotSentLowat,
   tcpInfo,

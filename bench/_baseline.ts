@@ -7,7 +7,14 @@
 
 /** The C baseline's functions: ns per repetition, or -errno. */
 export interface Baseline {
+  /** inspect()'s three calls: TCP_INFO, SIOCOUTQ, SO_MEMINFO. */
   inspect(fd: number, n: number): number;
+  /** The seed's four calls: SO_SNDBUF, SIOCOUTQ, TCP_INFO, SIOCOUTQNSD. */
+  inspectSeed(fd: number, n: number): number;
+  /** ns per socket of inspect()'s three calls over the first `count` sockets `hold` opened. */
+  inspectMany(count: number, n: number): number;
+  /** The i-th socket `hold` opened, or -1. */
+  held(i: number): number;
   inspectCached(fd: number, n: number): number;
   tcpInfo(fd: number, n: number): number;
   /** ns per listing of the sockets in the `states` bitmask. */
@@ -30,6 +37,9 @@ export async function openBaseline(path: string): Promise<Baseline> {
     const sig = { args: ["i32", "i32"], returns: "f64" } as const;
     const lib = dlopen(path, {
       sb_inspect: sig,
+      sb_inspect_seed: sig,
+      sb_inspect_many: sig,
+      sb_held: { args: ["i32"], returns: "i32" },
       sb_inspect_cached: sig,
       sb_tcpinfo: sig,
       sb_list: sig,
@@ -43,6 +53,9 @@ export async function openBaseline(path: string): Promise<Baseline> {
   const sig = { parameters: ["i32", "i32"], result: "f64" } as const;
   const lib = Deno.dlopen(path, {
     sb_inspect: sig,
+    sb_inspect_seed: sig,
+    sb_inspect_many: sig,
+    sb_held: { parameters: ["i32"], result: "i32" },
     sb_inspect_cached: sig,
     sb_tcpinfo: sig,
     sb_list: sig,
@@ -57,6 +70,9 @@ export async function openBaseline(path: string): Promise<Baseline> {
 /** The C functions as both runtimes' FFI return them: numbers in, numbers out. */
 type Symbols = Record<
   | "sb_inspect"
+  | "sb_inspect_seed"
+  | "sb_inspect_many"
+  | "sb_held"
   | "sb_inspect_cached"
   | "sb_tcpinfo"
   | "sb_list"
@@ -71,6 +87,9 @@ type Symbols = Record<
 function wrap(s: Symbols, close: () => void): Baseline {
   return {
     inspect: (fd, n) => s.sb_inspect(fd, n),
+    inspectSeed: (fd, n) => s.sb_inspect_seed(fd, n),
+    inspectMany: (count, n) => s.sb_inspect_many(count, n),
+    held: (i) => s.sb_held(i),
     inspectCached: (fd, n) => s.sb_inspect_cached(fd, n),
     tcpInfo: (fd, n) => s.sb_tcpinfo(fd, n),
     list: (states, n) => s.sb_list(states, n),

@@ -17,7 +17,7 @@
 import { measure } from "mitata";
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { inspect, inspectSync, tcpInfo, tcpInfoSync } from "../inspect.ts";
+import { inspect, inspectMany, inspectSync, tcpInfo, tcpInfoSync } from "../inspect.ts";
 import { runtimeName } from "../_runtime.ts";
 import { listSockets } from "../mod.ts";
 import { sleep, stalledPair } from "../_testing.ts";
@@ -31,6 +31,7 @@ const { values: opts } = parseArgs({
     "ms-per-round": { type: "string", default: "20" },
     only: { type: "string" },
     "list-sockets": { type: "string", default: "10000" },
+    "many-sockets": { type: "string", default: "1000" },
   },
 });
 if (!opts.lib) throw new TypeError("Expected --lib <path to libbaseline.so>");
@@ -40,6 +41,8 @@ const MS = Number(opts["ms-per-round"]);
 const K = 100;
 /** Sockets the C library holds open for the listing case. */
 const LIST_SOCKETS = Number(opts["list-sockets"]);
+/** Sockets inspectMany reads in one call: loopback connections the C library holds open. */
+const MANY = Number(opts["many-sockets"]);
 
 const runtime = runtimeName;
 const base = await openBaseline(opts.lib);
@@ -49,7 +52,12 @@ interface Case {
   name: string;
   /** Operations per sample; K unless the operation is slow. */
   k?: number;
-  /** The ratio to C this case must stay within (issue 7). */
+  /** A slow operation: fewer samples and rounds. */
+  slow?: boolean;
+  /** Runs before the case's rounds; `teardown` after. */
+  setup?: () => void;
+  teardown?: () => void;
+  /** The ratio to C this case must stay within (issues 7 and 14). */
   goal?: number;
   js: () => unknown;
   c: () => number;
@@ -77,8 +85,10 @@ try {
     if (ns < 0) throw new Error(`C baseline failed: errno ${-ns}`);
     return ns;
   };
+  const manyFds: number[] = [];
   const cases: Case[] = [
     {
+      // Against C making the same three calls (TCP_INFO, SIOCOUTQ, SO_MEMINFO).
       name: "inspectSync(fd)",
       goal: 1.10,
       js() {
@@ -87,12 +97,49 @@ try {
       c: () => checked(base.inspect(fd, K)),
     },
     {
+      // Against the seed's C: SO_SNDBUF, SIOCOUTQ, TCP_INFO, SIOCOUTQNSD (issue 14).
+      name: "inspectSync(fd) vs the seed's 4-call C",
+      goal: 0.80,
+      js() {
+        for (let i = 0; i < K; i++) sink = inspectSync(fd);
+      },
+      c: () => checked(base.inspectSeed(fd, K)),
+    },
+    {
       name: "await inspect(fd)",
       goal: 1.25,
       async js() {
         for (let i = 0; i < K; i++) sink = await inspect(fd);
       },
       c: () => checked(base.inspect(fd, K)),
+    },
+    {
+      name: "await inspect(fd) vs the seed's 4-call C",
+      goal: 0.90,
+      async js() {
+        for (let i = 0; i < K; i++) sink = await inspect(fd);
+      },
+      c: () => checked(base.inspectSeed(fd, K)),
+    },
+    {
+      // Per socket: one call over MANY idle loopback sockets, against C looping the same
+      // three calls over the same fds.
+      name: `await inspectMany(${MANY.toLocaleString("en-US")} sockets), per socket`,
+      k: MANY,
+      goal: 1.05,
+      setup() {
+        const held = base.hold(MANY / 2);
+        if (held < MANY) throw new Error(`Cannot open ${MANY} sockets: ${held}`);
+        for (let i = 0; i < MANY; i++) manyFds.push(base.held(i));
+      },
+      teardown() {
+        base.release();
+        manyFds.length = 0;
+      },
+      async js() {
+        sink = await inspectMany(manyFds);
+      },
+      c: () => checked(base.inspectMany(MANY, 1)),
     },
     {
       name: "inspectSync(node:net socket), cached",
@@ -119,6 +166,7 @@ try {
     {
       // The lazy result's decoding, all of it: toJSON() reads every field into a plain object.
       name: "tcpInfoSync(fd).toJSON()",
+      goal: 1.25,
       js() {
         for (let i = 0; i < K; i++) {
           sink = (tcpInfoSync(fd) as unknown as { toJSON(): unknown }).toJSON();
@@ -132,6 +180,15 @@ try {
         LIST_SOCKETS.toLocaleString("en-US")
       } more sockets`,
       k: 1,
+      slow: true,
+      setup() {
+        const held = base.hold(LIST_SOCKETS / 2);
+        if (held < 0) throw new Error(`Cannot open ${LIST_SOCKETS} sockets: errno ${-held}`);
+      },
+      teardown() {
+        console.error(`${runtime}: the last listing found ${base.listCount()} ESTABLISHED sockets`);
+        base.release();
+      },
       async js() {
         sink = await listSockets({ states: ["ESTABLISHED"] });
       },
@@ -151,29 +208,24 @@ try {
   for (const c of cases) {
     if (opts.only && !c.name.includes(opts.only)) continue;
     const k = c.k ?? K;
-    if (c.k === 1) {
-      const held = base.hold(LIST_SOCKETS / 2);
-      if (held < 0) throw new Error(`Cannot open ${LIST_SOCKETS} sockets: errno ${-held}`);
-    }
+    c.setup?.();
     const rounds: { js: number; c: number }[] = [];
     // A listing takes milliseconds: fewer samples and rounds.
-    const slow = k === 1 ? { ...options, min_samples: 5, min_cpu_time: 0 } : options;
-    for (let r = 0; r < (k === 1 ? Math.min(ROUNDS, 7) : ROUNDS); r++) {
+    const slow = c.slow ? { ...options, min_samples: 5, min_cpu_time: 0 } : options;
+    for (let r = 0; r < (c.slow ? Math.min(ROUNDS, 7) : ROUNDS); r++) {
       const cNs = (await measure(c.c, slow)).p50 / k;
       const jsNs = (await measure(c.js, slow)).p50 / k;
       rounds.push({ js: jsNs, c: cNs });
     }
-    if (c.k === 1) {
-      console.error(`${runtime}: the last listing found ${base.listCount()} ESTABLISHED sockets`);
-      base.release();
+    c.teardown?.();
+    // Rounds in the order they ran, before sorting.
+    if (process.env.BENCH_DEBUG) {
+      console.error(c.name, rounds.map((r) => `${r.js.toFixed(0)}/${r.c.toFixed(0)}`).join(" "));
     }
     // The round with the median ratio: C and JavaScript timed back to back, so a change in
     // machine load between rounds moves both.
     rounds.sort((a, b) => a.js / a.c - b.js / b.c);
     const mid = rounds[rounds.length >> 1];
-    if (process.env.BENCH_DEBUG) {
-      console.error(c.name, rounds.map((r) => `${r.js.toFixed(0)}/${r.c.toFixed(0)}`).join(" "));
-    }
     console.log(JSON.stringify({
       case: c.name,
       runtime,

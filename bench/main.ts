@@ -70,11 +70,11 @@ const LS_CASE = "sockbuf ls --json --no-processes vs ss -tmi";
  * without one; a goal a case row carries itself (bench/cases.ts) applies when none is here.
  */
 const GOALS: Record<string, number> = {
-  "inspectSync(fd) vs seed C": 0.80,
+  "inspectSync(fd) vs the seed's 4-call C": 0.80,
   "inspectSync(fd)": 1.10,
-  "await inspect(fd) vs seed C": 0.90,
+  "await inspect(fd) vs the seed's 4-call C": 0.90,
   "await inspect(fd)": 1.25,
-  "inspectMany(1,000 sockets), per socket": 1.05,
+  "await inspectMany(1,000 sockets), per socket": 1.05,
   "tcpInfoSync(fd)": 1.30,
   "tcpInfoSync(fd).toJSON()": 1.25,
   [LS_CASE]: 0.80,

@@ -25,20 +25,30 @@ const { values: opts } = parseArgs({
   options: { child: { type: "boolean", default: false }, lib: { type: "string" } },
 });
 
-/** The cases, by marker number: a name, the JavaScript call, and the C baseline's. */
-const CASES = [
-  "inspectSync(fd)",
-  "await inspect(fd)",
-  "inspectSync(node:net socket), cached",
-  "tcpInfoSync(fd)",
-  "await tcpInfo(fd)",
-  'await listSockets({ states: ["ESTABLISHED"] })',
+/** Sockets the inspectMany case reads: loopback pairs the C library opens. */
+const MANY_PAIRS = 2;
+const MANY = 2 * MANY_PAIRS;
+
+/**
+ * The cases, by marker number: a name and the syscalls one call must make on Linux 6.18
+ * (`undefined`: as many as the host's sockets need). inspect() makes three (FACTS §8:
+ * TCP_INFO, SIOCOUTQ, SO_MEMINFO), the seed's C four, the five-call version five.
+ */
+const CASES: [name: string, perCall: number | undefined][] = [
+  ["inspectSync(fd)", 3],
+  ["await inspect(fd)", 3],
+  ["inspectSync(node:net socket), cached", 4],
+  ["tcpInfoSync(fd)", 1],
+  ["await tcpInfo(fd)", 1],
+  ['await listSockets({ states: ["ESTABLISHED"] })', undefined],
+  [`inspectManySync(${MANY} fds), per socket`, 3],
 ];
+
 const REPS = 3;
 const TRACED = "getsockopt,setsockopt,ioctl,socket,sendto,recvfrom,sendmsg,recvmsg,close";
 
 if (opts.child) {
-  const { inspect, inspectSync, tcpInfo, tcpInfoSync } = await import("../inspect.ts");
+  const { inspect, inspectManySync, inspectSync, tcpInfo, tcpInfoSync } = await import("../inspect.ts");
   const { listSockets } = await import("../mod.ts");
   const { stalledPair } = await import("../_testing.ts");
   const { openBaseline } = await import("./_baseline.ts");
@@ -46,6 +56,8 @@ if (opts.child) {
   const pair = await stalledPair();
   const fd = pair.clientFd;
   inspectSync(pair.client); // resolve once: the case is the cached path
+  if (base.hold(MANY_PAIRS) !== MANY) throw new Error(`Cannot open ${MANY} sockets`);
+  const many = Array.from({ length: MANY }, (_, i) => base.held(i));
   const sides: [js: () => unknown, c: () => number][] = [
     [() => inspectSync(fd), () => base.inspect(fd, REPS)],
     [() => inspect(fd), () => base.inspect(fd, REPS)],
@@ -53,6 +65,7 @@ if (opts.child) {
     [() => tcpInfoSync(fd), () => base.tcpInfo(fd, REPS)],
     [() => tcpInfo(fd), () => base.tcpInfo(fd, REPS)],
     [() => listSockets({ states: ["ESTABLISHED"] }), () => base.list(1 << 1, 1)],
+    [() => inspectManySync(many), () => base.inspectMany(MANY, REPS)],
   ];
   for (let i = 0; i < sides.length; i++) {
     const [js, c] = sides[i];
@@ -63,6 +76,7 @@ if (opts.child) {
     c();
   }
   base.mark(999);
+  base.release();
   base.close();
   await pair.close();
   process.exit(0);
@@ -135,14 +149,18 @@ try {
       }
     }
     for (let i = 0; i < CASES.length; i++) {
+      const [name, expected] = CASES[i];
       const js = sections.get(2 * i) ?? [];
       const c = sections.get(2 * i + 1) ?? [];
       const same = js.length === c.length && js.every((x, k) => x === c[k]);
-      const reps = i === 5 ? 1 : REPS;
+      const reps = i === 5 ? 1 : i === 6 ? REPS * MANY : REPS;
+      const perCall = js.length / reps;
+      const counted = expected === undefined || perCall === expected;
       console.log(
-        `${same ? "same" : "DIFFERENT"}  ${runtime}  ${CASES[i]}: ${js.length / reps} syscalls per call` +
-          (same ? "" : ` (C: ${c.length / reps})`),
+        `${same ? "same" : "DIFFERENT"}  ${runtime}  ${name}: ${perCall} syscalls per call` +
+          (same ? "" : ` (C: ${c.length / reps})`) + (counted ? "" : `, expected ${expected}`),
       );
+      if (!counted) failed = true;
       if (!same) {
         failed = true;
         console.log(`  js: ${js.join("\n      ")}\n  c:  ${c.join("\n      ")}`);

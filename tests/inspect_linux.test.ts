@@ -127,6 +127,17 @@ describe("inspect() on a loopback pair whose reader stalls", {
       assert.equal(buf.unsent, ss.notsent, "unsent = notsent:");
       assert.equal(buf.size, ss.tb, "size = skmem tb");
       assert.ok(buf.unackedBytes > ss.unacked, "unackedBytes counts bytes, unackedSegments segments");
+      // The three calls give what the five calls gave (SO_SNDBUF, SIOCOUTQNSD read directly).
+      const { five } = got;
+      assert.deepEqual(
+        [buf.size, buf.queued, buf.unsent, buf.unackedSegments],
+        [five.size, five.queued, five.unsent, five.unackedSegments],
+        "three calls = five calls, with segments in flight",
+      );
+      assert.ok(
+        five.unsent > 0 && five.queued > five.unsent,
+        `unsent and unacked both: ${JSON.stringify(five)}`,
+      );
       // The system-wide listing (netlink sock_diag) on the same socket at the same moment.
       const { list } = got;
       assert.equal(typeof list, "object", `one listing entry for the socket: ${list}`);

@@ -35,7 +35,10 @@ export const DARWIN = {
   SOL_SOCKET: 0xffff,
   SO_SNDBUF: 0x1001,
   SO_RCVBUF: 0x1002,
-  /** Bytes in the send buffer, unacknowledged included (`so_snd.sb_cc`): `queued`. */
+  /**
+   * Bytes in the send buffer, unacknowledged included (`so_snd.sb_cc`): `queued` where the
+   * private TCP_INFO, whose `tcpi_snd_sbbytes` is the same field, does not answer.
+   */
   SO_NWRITE: 0x1024,
   IPPROTO_TCP: 6,
   /** Public `struct tcp_connection_info` (since OS X 10.11). */
@@ -150,50 +153,60 @@ const ops: SocketOps = socketOps(
   },
 );
 
+/**
+ * `inspect()` on macOS in two syscalls: the private TCP_INFO gives the state, the unacked
+ * bytes and `tcpi_snd_sbbytes`, which is `so_snd.sb_cc`, the very field SO_NWRITE reads
+ * (XNU bsd/netinet/tcp_usrreq.c `tcp_fill_info`, bsd/kern/uipc_socket.c `sogetoptlock`);
+ * SO_SNDBUF gives the size. Where the private TCP_INFO is refused or too short, the public
+ * TCP_CONNECTION_INFO decides the error and SO_NWRITE gives `queued`. `c` is a parameter so a
+ * test can run this on byte fixtures.
+ */
+export function inspectDarwin(c: Libc, fd: number): SendBuffer {
+  let state: number | undefined;
+  let queued: number | undefined;
+  let unsent: number | undefined;
+  let unackedBytes: number | undefined;
+  // The private TCP_INFO is the only source of unacked bytes. Where it is refused, the
+  // public TCP_CONNECTION_INFO decides: its failure (a file, a UDP or Unix socket, a
+  // closed fd) is the error to report.
+  const n = c.getsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_INFO, info);
+  if (n >= 0) {
+    if (n >= 1) state = info[0];
+    if (n >= SBBYTES.end) queued = infoView.getUint32(SBBYTES.offset, true);
+    if (n >= TXUNACKED.end) {
+      // u64 as two u32 halves: no BigInt on the hot path
+      unackedBytes = infoView.getUint32(TXUNACKED.offset, true) +
+        infoView.getUint32(TXUNACKED.offset + 4, true) * 2 ** 32;
+      // snd_max − snd_una counts a SYN or FIN, which is not in the buffer: it can exceed
+      // sb_cc, and XNU's own tcp_notsent_lowat_check guards the same subtraction.
+      unsent = Math.max(0, queued! - unackedBytes);
+    }
+  } else {
+    const m = readConnectionInfo(c, fd);
+    if (m > CONN_STATE) state = conn[CONN_STATE];
+  }
+  if (state === DARWIN.TCPS_LISTEN) {
+    // Nothing is sent on a listening socket; Linux refuses it with EINVAL too.
+    throw new SockbufError("inspect a listening socket", "getsockopt", EINVAL, "EINVAL");
+  }
+  const size = getInt(c, fd, DARWIN.SOL_SOCKET, DARWIN.SO_SNDBUF, "SO_SNDBUF");
+  queued ??= getInt(c, fd, DARWIN.SOL_SOCKET, DARWIN.SO_NWRITE, "SO_NWRITE");
+  return {
+    size,
+    queued,
+    unsent,
+    unackedBytes,
+    unackedSegments: undefined,
+    free: Math.max(0, size - queued),
+    state: darwinStateName(state),
+    memory: undefined,
+  };
+}
+
 /** The macOS platform. */
 export const darwin: Platform = {
   os: "darwin",
-  inspect(fd): SendBuffer {
-    const c = lib();
-    let state: number | undefined;
-    let unsent: number | undefined;
-    let unackedBytes: number | undefined;
-    // The private TCP_INFO is the only source of unacked bytes. Where it is refused, the
-    // public TCP_CONNECTION_INFO decides: its failure (a file, a UDP or Unix socket, a
-    // closed fd) is the error to report.
-    const n = c.getsockopt(fd, DARWIN.IPPROTO_TCP, DARWIN.TCP_INFO, info);
-    if (n >= 0) {
-      if (n >= 1) state = info[0];
-      if (n >= TXUNACKED.end) {
-        const sbbytes = infoView.getUint32(SBBYTES.offset, true);
-        // u64 as two u32 halves: no BigInt on the hot path
-        unackedBytes = infoView.getUint32(TXUNACKED.offset, true) +
-          infoView.getUint32(TXUNACKED.offset + 4, true) * 2 ** 32;
-        // snd_max − snd_una counts a SYN or FIN, which is not in the buffer: it can exceed
-        // sb_cc, and XNU's own tcp_notsent_lowat_check guards the same subtraction.
-        unsent = Math.max(0, sbbytes - unackedBytes);
-      }
-    } else {
-      const m = readConnectionInfo(c, fd);
-      if (m > CONN_STATE) state = conn[CONN_STATE];
-    }
-    if (state === DARWIN.TCPS_LISTEN) {
-      // Nothing is sent on a listening socket; Linux refuses it with EINVAL too.
-      throw new SockbufError("inspect a listening socket", "getsockopt", EINVAL, "EINVAL");
-    }
-    const size = getInt(c, fd, DARWIN.SOL_SOCKET, DARWIN.SO_SNDBUF, "SO_SNDBUF");
-    const queued = getInt(c, fd, DARWIN.SOL_SOCKET, DARWIN.SO_NWRITE, "SO_NWRITE");
-    return {
-      size,
-      queued,
-      unsent,
-      unackedBytes,
-      unackedSegments: undefined,
-      free: Math.max(0, size - queued),
-      state: darwinStateName(state),
-      memory: undefined,
-    };
-  },
+  inspect: (fd) => inspectDarwin(lib(), fd),
   tcpInfo(fd) {
     const c = lib();
     const n = readConnectionInfo(c, fd);

@@ -26,6 +26,18 @@ import type { LinuxTcpInfoFields } from "../../tcp_info_fields.ts";
 import { LINUX_TCP_INFO_6_18, LINUX_TCP_INFO_BITS } from "./tcp_info_layout.ts";
 import type { Platform, TestingOps } from "../types.ts";
 
+/**
+ * `tcpi_notsent_bytes` (Linux 4.6) is the u32 at 144: a TCP_INFO that returns fewer than
+ * 148 bytes comes from an older kernel, which must be asked SIOCOUTQNSD instead.
+ */
+const NOTSENT_END = 148;
+/** `include/uapi/linux/sock_diag.h`: `SK_MEMINFO_SNDBUF` = 3, `SK_MEMINFO_WMEM_QUEUED` = 5. */
+const SK_MEMINFO_SNDBUF = 3;
+const SK_MEMINFO_WMEM_QUEUED = 5;
+/** `TCP_SYN_SENT`, `TCP_SYN_RECV`: SIOCOUTQNSD answers 0 in these states. */
+const SYN_SENT = 2;
+const SYN_RECV = 3;
+
 /** Linux numbers sockbuf uses. */
 export const LINUX = {
   SOL_SOCKET: 1,
@@ -147,14 +159,14 @@ export function decodeLinuxTcpInfoByTable(
 // native byte order, little-endian on every supported target.
 const info = new Uint8Array(512); // more than any known tcp_info, so a longer one shows in `length`
 const infoWords = new Uint32Array(info.buffer);
-const head = new Uint8Array(32); // tcp_info through tcpi_sacked
+// inspect()'s three calls write here: tcp_info through tcpi_notsent_bytes, and sk_meminfo
+// through SK_MEMINFO_WMEM_QUEUED.
+const head = new Uint8Array(NOTSENT_END);
 const headWords = new Uint32Array(head.buffer);
-const sndbuf = new Uint8Array(4); // int SO_SNDBUF
-const sndbufWord = new Uint32Array(sndbuf.buffer);
+const meminfo = new Uint8Array(24); // u32 sk_meminfo[SK_MEMINFO_WMEM_QUEUED + 1]
+const memWords = new Uint32Array(meminfo.buffer);
 const acked = new Uint8Array(128); // tcp_info through tcpi_bytes_acked (Linux 4.1)
 const ackedView = new DataView(acked.buffer);
-const meminfo = new Uint8Array(36); // u32 sk_meminfo[SK_MEMINFO_VARS = 9]
-const memWords = new Uint32Array(meminfo.buffer);
 let tailLayout: Layout<keyof LinuxTcpInfoFields> | undefined;
 let TcpInfoClass: typeof LinuxTcpInfo618 | typeof LinuxTcpInfoBits | undefined;
 
@@ -171,44 +183,56 @@ const { get: getInt, set: setInt } = intOptions(LINUX_ERRNO);
 const cookie = new Uint8Array(8);
 const cookieView = new DataView(cookie.buffer);
 
+/**
+ * `inspect()` on Linux in three syscalls (FACTS §8): TCP_INFO gives the state, the unacked
+ * segments and `tcpi_notsent_bytes`, which is SIOCOUTQNSD's `write_seq − snd_nxt`;
+ * SIOCOUTQ gives what is queued; SO_MEMINFO gives `sk_sndbuf`, the value SO_SNDBUF reads,
+ * and the memory fields. A kernel older than 4.6 has neither `tcpi_notsent_bytes` (the
+ * length TCP_INFO returns says so) nor SO_MEMINFO (it fails): SIOCOUTQNSD and SO_SNDBUF
+ * stand in, so the numbers are the same either way. `c` is a parameter so a test can play
+ * an old kernel.
+ */
+export function inspectLinux(c: Libc, fd: number): SendBuffer {
+  // TCP_INFO first: it is the call that refuses anything but a TCP socket (ENOTSOCK for
+  // files, ENOPROTOOPT for UDP, EOPNOTSUPP for Unix sockets).
+  const n = check(
+    c.getsockopt(fd, LINUX.IPPROTO_TCP, LINUX.TCP_INFO, head),
+    LINUX_ERRNO,
+    "read TCP_INFO",
+    "getsockopt",
+  );
+  const ioctl = c.ioctlInt!;
+  // EINVAL on a LISTEN socket, whose tcpi_unacked is the accept queue, not data.
+  const queued = check(ioctl(fd, LINUX.SIOCOUTQ), LINUX_ERRNO, "read SIOCOUTQ", "ioctl");
+  const m = c.getsockopt(fd, LINUX.SOL_SOCKET, LINUX.SO_MEMINFO, meminfo);
+  const state = n >= 1 ? head[0] : 0;
+  const unsent = n < NOTSENT_END
+    ? check(ioctl(fd, LINUX.SIOCOUTQNSD), LINUX_ERRNO, "read SIOCOUTQNSD", "ioctl")
+    : state === SYN_SENT || state === SYN_RECV
+    ? 0 // as SIOCOUTQNSD: a fast-open SYN's data is not yet "unsent"
+    : headWords[NOTSENT_END / 4 - 1];
+  const size = m >= (SK_MEMINFO_SNDBUF + 1) * 4
+    ? memWords[SK_MEMINFO_SNDBUF]
+    : getInt(c, fd, LINUX.SOL_SOCKET, LINUX.SO_SNDBUF, "SO_SNDBUF");
+  // One literal, always the same keys in the same order: one hidden class for every result.
+  return {
+    size,
+    queued,
+    unsent,
+    unackedBytes: queued > unsent ? queued - unsent : 0,
+    unackedSegments: n >= 28 ? headWords[6] : undefined,
+    free: size > queued ? size - queued : 0,
+    state: n >= 1 ? stateName(STATES, state) : "UNKNOWN",
+    memory: m >= (SK_MEMINFO_WMEM_QUEUED + 1) * 4
+      ? { sndbuf: memWords[SK_MEMINFO_SNDBUF], wmemQueued: memWords[SK_MEMINFO_WMEM_QUEUED] }
+      : undefined,
+  };
+}
+
 /** The Linux platform. */
 export const linux: Platform = {
   os: "linux",
-  inspect(fd): SendBuffer {
-    const c = libc(SPEC);
-    // TCP_INFO first: it is the call that refuses anything but a TCP socket (ENOTSOCK for
-    // files, ENOPROTOOPT for UDP, EOPNOTSUPP for Unix sockets), and tcpi_unacked is needed.
-    const n = check(
-      c.getsockopt(fd, LINUX.IPPROTO_TCP, LINUX.TCP_INFO, head),
-      LINUX_ERRNO,
-      "read TCP_INFO",
-      "getsockopt",
-    );
-    check(
-      c.getsockopt(fd, LINUX.SOL_SOCKET, LINUX.SO_SNDBUF, sndbuf),
-      LINUX_ERRNO,
-      "read SO_SNDBUF",
-      "getsockopt",
-    );
-    const ioctl = c.ioctlInt!;
-    // EINVAL on a LISTEN socket, whose tcpi_unacked is the accept queue, not data.
-    const queued = check(ioctl(fd, LINUX.SIOCOUTQ), LINUX_ERRNO, "read SIOCOUTQ", "ioctl");
-    const unsent = check(ioctl(fd, LINUX.SIOCOUTQNSD), LINUX_ERRNO, "read SIOCOUTQNSD", "ioctl");
-    const m = c.getsockopt(fd, LINUX.SOL_SOCKET, LINUX.SO_MEMINFO, meminfo);
-    const size = sndbufWord[0];
-    // One literal, always the same keys in the same order: one hidden class for every result.
-    return {
-      size,
-      queued,
-      unsent,
-      unackedBytes: queued > unsent ? queued - unsent : 0,
-      unackedSegments: n >= 28 ? headWords[6] : undefined,
-      free: size > queued ? size - queued : 0,
-      state: n >= 1 ? stateName(STATES, head[0]) : "UNKNOWN",
-      // SK_MEMINFO_SNDBUF = 3, SK_MEMINFO_WMEM_QUEUED = 5 (include/uapi/linux/sock_diag.h)
-      memory: m >= 24 ? { sndbuf: memWords[3], wmemQueued: memWords[5] } : undefined,
-    };
-  },
+  inspect: (fd) => inspectLinux(libc(SPEC), fd),
   tcpInfo(fd) {
     const c = libc(SPEC);
     const n = check(
