@@ -43,11 +43,12 @@ export interface LowLatencyOptions {
    */
   lowat?: number;
   /**
-   * Keep about this many milliseconds of data unsent instead of a fixed byte count: the
-   * writer sets `TCP_NOTSENT_LOWAT` to the measured delivery rate × `targetMs`, from
+   * Milliseconds instead of bytes: about how long a byte written now should wait until the
+   * peer's kernel has it — its time unsent in the kernel plus its time in flight. The writer
+   * sets `TCP_NOTSENT_LOWAT` from the measured delivery rate, from
    * {@linkcode TARGET_LOWAT_MIN} to {@linkcode TARGET_LOWAT_MAX} bytes, and re-tunes it as the
    * rate changes (see {@linkcode lowLatencyWriter}). Finite, above 0. Give either this or
-   * `lowat`, not both.
+   * `lowat`, not both (a TypeError).
    */
   targetMs?: number;
   /**
@@ -150,7 +151,9 @@ export const TARGET_LOWAT_MIN = 4096;
 /** The largest `TCP_NOTSENT_LOWAT` `targetMs` sets: 4 MiB, more than a default send buffer holds. */
 export const TARGET_LOWAT_MAX = 4 * 1024 * 1024;
 /** How often a `targetMs` writer looks at the delivery rate, ms. */
-const TUNE_EVERY_MS = 20;
+const TUNE_EVERY_MS = 10;
+/** How long a window the delivery rate is measured over, ms. */
+const RATE_WINDOW_MS = 200;
 /** How far the wanted lowat must move from the current one before setsockopt is called. */
 const TUNE_HYSTERESIS = 0.25;
 
@@ -182,13 +185,16 @@ interface WriterState {
  * socket itself is not closed. The stream holds each chunk until it is sent (in
  * latest-value-wins mode, after `write()` has resolved): do not reuse a chunk's buffer.
  *
- * With `targetMs` instead of `lowat`, the limit follows the link: every 20 ms at most the
- * writer reads the delivery rate (Linux: `tcpi_delivery_rate`, a sample the kernel marks
- * app-limited is used only when it is higher; elsewhere, bytes acknowledged per second) and
- * wants `rate × targetMs` bytes, clamped to 4 KiB–4 MiB. It follows a falling rate at once
- * and a rising one halfway per look, and calls setsockopt only when the wanted value is more
- * than 25% away from the one set. It starts at 16 KiB. A message then waits about `targetMs`
- * unsent, plus its time in flight.
+ * With `targetMs` instead of `lowat`, the limit follows the link. At most every 10 ms, while
+ * it writes, the writer measures the delivery rate (bytes acknowledged over the last 200 ms;
+ * a window in which the kernel ran out of data counts only if it is faster) and the time in
+ * flight (from a byte leaving the unsent queue to its acknowledgement, smoothed), and wants
+ * `rate × (targetMs − inFlight)` bytes unsent — at least `rate × targetMs / 4`, so a path
+ * slower than the target still stays busy — clamped to 4 KiB–4 MiB. It follows a falling
+ * rate at once and a rising one halfway per look, and calls setsockopt only when the wanted
+ * value is more than 25% away from the one set. It starts at 16 KiB. A message then reaches
+ * the peer's kernel about `targetMs` after it is written (tests/writer_target_linux.test.ts
+ * measures it across a tbf link whose rate changes 8 → 2 → 8 Mbit/s).
  *
  * `position` counts the bytes the kernel has taken from the writer; `whenAcked(position)`
  * and `receipt(chunk)` say when the peer's kernel has them (see receipts.ts).
@@ -395,32 +401,49 @@ function gatedWriter(
   // targetMs: the delivery rate in bytes/s, and when it was last looked at.
   let rate: number | undefined;
   let looked = -Infinity;
-  let previous: { at: number; acked: number; busy: boolean } | undefined; // where the kernel has no rate
-  /** A fresh delivery-rate sample, or undefined when there is none worth using. */
-  const sample = (now: number): number | undefined => {
-    const info = platform().tcpInfo(fdOf(socket));
-    if ("deliveryRate" in info && info.deliveryRate !== undefined) {
-      const r = info.deliveryRate;
-      // An app-limited sample says only that the link is at least that fast.
-      if (r <= 0 || (info.deliveryRateAppLimited && rate !== undefined && r < rate)) return undefined;
-      return r;
-    }
+  let flightMs: number | undefined; // how long a sent byte takes to be acknowledged, smoothed
+  /** Probes of the time in flight: the sent offset at a look, and when. */
+  const probes: { sent: number; at: number }[] = [];
+  /** The last RATE_WINDOW_MS of looks: when, bytes acknowledged, and whether data was waiting. */
+  const window: { at: number; acked: number; busy: boolean }[] = [];
+  /**
+   * The delivery rate over the last ~200 ms, from bytes acknowledged: what the link really
+   * carried (the kernel's own per-ACK `tcpi_delivery_rate` runs high under ACK compression).
+   * A window in which the kernel ran out of data says only that the link is at least that fast.
+   */
+  const sample = (now: number): { bytesPerSecond: number; busy: boolean } | undefined => {
     const m = mark();
-    const last = previous;
-    previous = { at: now, acked: m.acked, busy: m.buf.queued > 0 };
-    return last?.busy && now > last.at ? ((m.acked - last.acked) * 1000) / (now - last.at) : undefined;
+    // Time in flight as the data sees it, from leaving the unsent queue to its ACK: more than
+    // the kernel's RTT where a shaper holds whole TSO bursts, and what a byte written now waits.
+    while (probes.length > 0 && probes[0].sent <= m.acked) {
+      const t = now - probes.shift()!.at;
+      flightMs = flightMs === undefined ? t : flightMs + (t - flightMs) / 4;
+    }
+    if (m.sent > (probes.at(-1)?.sent ?? m.acked)) probes.push({ sent: m.sent, at: now });
+    window.push({ at: now, acked: m.acked, busy: (m.buf.unsent ?? m.buf.queued) > 0 });
+    while (window.length > 2 && now - window[1].at >= RATE_WINDOW_MS) window.shift();
+    const first = window[0];
+    if (now - first.at < RATE_WINDOW_MS) return undefined;
+    return {
+      bytesPerSecond: ((m.acked - first.acked) * 1000) / (now - first.at),
+      busy: window.every((w) => w.busy),
+    };
   };
   const tune = async (): Promise<void> => {
     const now = performance.now();
     if (now - looked < TUNE_EVERY_MS) return;
     looked = now;
     const r = sample(now);
-    if (r === undefined) return;
-    // Down at once (a queue is building), up halfway per look (one fast sample is no trend).
-    rate = rate === undefined || r < rate ? r : (rate + r) / 2;
+    if (r === undefined || r.bytesPerSecond <= 0) return;
+    if (!r.busy && rate !== undefined && r.bytesPerSecond <= rate) return;
+    // Down at once (a queue is building), up halfway per look (one fast window is no trend).
+    rate = rate === undefined || r.bytesPerSecond < rate ? r.bytesPerSecond : (rate + r.bytesPerSecond) / 2;
     const want = Math.min(
       TARGET_LOWAT_MAX,
-      Math.max(TARGET_LOWAT_MIN, Math.round((rate * targetMs!) / 1000)),
+      Math.max(
+        TARGET_LOWAT_MIN,
+        Math.round((rate * Math.max(targetMs! - (flightMs ?? 0), targetMs! / 4)) / 1000),
+      ),
     );
     if (Math.abs(want - counts.lowat) <= counts.lowat * TUNE_HYSTERESIS) return;
     counts.lowat = want;
