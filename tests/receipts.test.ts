@@ -12,7 +12,14 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { lowLatencyWriter, type MessageReceipt, SockbufError, streamOffset, whenAcked } from "../mod.ts";
+import {
+  lowLatencyBody,
+  lowLatencyWriter,
+  type MessageReceipt,
+  SockbufError,
+  streamOffset,
+  whenAcked,
+} from "../mod.ts";
 import { hasTool, needs, run, runtime, sleep, type StalledPair, stalledPair } from "./_helpers.ts";
 
 const linux = process.platform === "linux";
@@ -278,5 +285,102 @@ describe("the writer's position, whenAcked() and receipts against ss", {
         }
       });
     }
+  }
+});
+
+describe("receipts on a serve response (lowLatencyBody): the accepting side's frame", {
+  skip: !linux && "Linux only: ss -ti",
+}, () => {
+  // The accepted socket's tcpi_bytes_acked has no SYN in it (the client's has): the same
+  // checks against ss hold in that frame too.
+  const serves: {
+    name: string;
+    skip: string | false;
+    start(h: (r: never) => Response): { port: number; close(): unknown };
+  }[] = [
+    {
+      name: "Deno.serve",
+      skip: runtime !== "deno" && "Deno's API: not in Bun",
+      start(h) {
+        const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve(
+          { hostname: "127.0.0.1", port: 0, onListen() {} },
+          (_req, info) => h({ server, info } as never),
+        );
+        return { port: server.addr.port, close: () => server.shutdown() };
+      },
+    },
+    {
+      name: "Bun.serve",
+      skip: runtime !== "bun" && "Bun's API: not in Deno",
+      start(h) {
+        const server = Bun.serve({
+          hostname: "127.0.0.1",
+          port: 0,
+          fetch: (request: Request) => h({ server, request } as never),
+        });
+        return { port: server.port, close: () => server.stop(true) };
+      },
+    },
+  ];
+  for (const s of serves) {
+    it(`whenAcked() on the request and the body's receipts agree with ss (${s.name})`, {
+      skip: s.skip,
+      timeout: 30_000,
+    }, async (t) => {
+      if (!needs(t, hasTool("ss", ["-V"]), "ss from iproute2")) return;
+      let request: object | undefined;
+      const receipts: Promise<MessageReceipt>[] = [];
+      let pump: Promise<void> | undefined;
+      let stream: ReturnType<typeof lowLatencyBody>["writable"] | undefined;
+      const server = s.start((req) => {
+        request = req;
+        const body = lowLatencyBody(req, { lowat: 8192 });
+        stream = body.writable;
+        const writer = body.writable.getWriter();
+        pump = (async () => {
+          for (let i = 0; i < 500; i++) {
+            const msg = new Uint8Array(4000).fill(0x30 + (i % 10));
+            receipts.push(body.writable.receipt(msg));
+            await writer.write(msg);
+          }
+          await writer.close();
+        })();
+        pump.catch(() => {});
+        return new Response(body.readable, { headers: { "cache-control": "no-transform" } });
+      });
+      const client = net.connect(server.port, "127.0.0.1");
+      try {
+        await new Promise((r) => client.once("connect", r));
+        client.pause(); // reads ahead a little, then the receive buffer fills
+        client.write("GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
+        const local = server.port, peer = client.localPort!;
+        while (!request) await sleep(5);
+        const a = await stillMoment(local, peer);
+        assert.ok(a > 100_000 && streamOffset(request as never) > a, `acked ${a}: the reader should stall`);
+        const atAcked = whenAcked(request as never, a);
+        const next = whenAcked(request as never, a + 1);
+        next.catch(() => {});
+        assert.ok(await settlesWithin(atAcked, 200), `whenAcked(${a}) did not resolve`);
+        assert.equal(await settlesWithin(next, 300), false, `whenAcked(${a + 1}) resolved with ${a} acked`);
+        const pending = receipts.length;
+        client.on("data", () => {}).resume();
+        await pump;
+        const done = await Promise.all(receipts);
+        assert.equal(done.length, 500);
+        assert.ok(done.at(-1)!.position >= 500 * 4000, `position ${done.at(-1)!.position}`);
+        await stream!.whenAcked();
+        const final = await stillMoment(local, peer);
+        assert.ok(final >= a + 1, `final acked ${final}`);
+        console.log(
+          `${runtime} ${s.name}: still at ${a} (receipt ${a} resolved, ${
+            a + 1
+          } pending, ${pending} messages asked about), ` +
+            `final ${final}, last position ${done.at(-1)!.position}`,
+        );
+      } finally {
+        client.destroy();
+        await server.close();
+      }
+    });
   }
 });
