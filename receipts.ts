@@ -182,7 +182,7 @@ export async function whenAcked(
     });
     for (let wait = 1;; wait = Math.min(50, wait * 2)) {
       stop.signal.throwIfAborted();
-      const m = liveMark(sock.fd, socket, what);
+      const m = liveMark(sock, socket, what);
       if (m.acked >= offset) return m.acked;
       const dead = undeliverable(m.buf, false, what);
       if (dead) throw dead;
@@ -194,10 +194,13 @@ export async function whenAcked(
   }
 }
 
-/** The marks, or the error that says the socket has closed (the runtime's reason where known). */
-export function liveMark(fd: number, socket: SocketLike, what: string): StreamMark {
+/**
+ * The marks, or the error that says the socket has closed (the runtime's reason where known).
+ * The fd is checked on every call, so a closed socket whose fd number was reused is not read.
+ */
+export function liveMark(sock: SocketLike, socket: SocketLike, what: string): StreamMark {
   try {
-    return streamMark(fd);
+    return streamMark(fdOf(sock));
   } catch (err) {
     throw isClosed(err) ? closedError(err, socket, what) : err;
   }

@@ -373,7 +373,7 @@ function gatedWriter(
     streamController?.error(outer?.reason);
   };
   const what = "write to the socket";
-  const mark = () => liveMark(fdOf(socket), socket, what);
+  const mark = () => liveMark(socket, socket, what);
   const counts: WriterState = {
     sent: 0,
     dropped: 0,
@@ -419,7 +419,10 @@ function gatedWriter(
       const t = now - probes.shift()!.at;
       flightMs = flightMs === undefined ? t : flightMs + (t - flightMs) / 4;
     }
-    if (m.sent > (probes.at(-1)?.sent ?? m.acked)) probes.push({ sent: m.sent, at: now });
+    // Bounded: a peer that stops acknowledging leaves probes waiting.
+    if (m.sent > (probes.at(-1)?.sent ?? m.acked) && probes.length < 256) {
+      probes.push({ sent: m.sent, at: now });
+    }
     window.push({ at: now, acked: m.acked, busy: (m.buf.unsent ?? m.buf.queued) > 0 });
     while (window.length > 2 && now - window[1].at >= RATE_WINDOW_MS) window.shift();
     const first = window[0];

@@ -359,9 +359,18 @@ describe("receipts on a serve response (lowLatencyBody): the accepting side's fr
         assert.ok(a > 100_000 && streamOffset(request as never) > a, `acked ${a}: the reader should stall`);
         const atAcked = whenAcked(request as never, a);
         const next = whenAcked(request as never, a + 1);
-        next.catch(() => {});
+        // Bun's paused node:net client still reads a little now and then, so the peer may move
+        // on: then the receipt must find ss already past a (it did, in every run seen).
+        let nextSeen: number | undefined;
+        next.then(() => (nextSeen = ssAcked(local, peer).acked), () => {});
         assert.ok(await settlesWithin(atAcked, 200), `whenAcked(${a}) did not resolve`);
-        assert.equal(await settlesWithin(next, 300), false, `whenAcked(${a + 1}) resolved with ${a} acked`);
+        let nextWas = "pending";
+        if (await settlesWithin(next, 300)) {
+          assert.ok(nextSeen! >= a + 1, `whenAcked(${a + 1}) resolved with ss at ${nextSeen}`);
+          nextWas = `resolved once ss showed ${nextSeen}`;
+        } else {
+          assert.equal(ssAcked(local, peer).acked, a, "bytes_acked moved, yet whenAcked(a + 1) is pending");
+        }
         const pending = receipts.length;
         client.on("data", () => {}).resume();
         await pump;
@@ -374,7 +383,7 @@ describe("receipts on a serve response (lowLatencyBody): the accepting side's fr
         console.log(
           `${runtime} ${s.name}: still at ${a} (receipt ${a} resolved, ${
             a + 1
-          } pending, ${pending} messages asked about), ` +
+          } ${nextWas}, ${pending} messages asked about), ` +
             `final ${final}, last position ${done.at(-1)!.position}`,
         );
       } finally {
