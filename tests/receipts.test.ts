@@ -359,7 +359,7 @@ describe("receipts on a serve response (lowLatencyBody): the accepting side's fr
         assert.ok(a > 100_000 && streamOffset(request as never) > a, `acked ${a}: the reader should stall`);
         const atAcked = whenAcked(request as never, a);
         const next = whenAcked(request as never, a + 1);
-        // Bun's paused node:net client still reads a little now and then, so the peer may move
+        // A paused node:net client (Deno's and Bun's) still reads a little now and then, so the peer may move
         // on: then the receipt must find ss already past a (it did, in every run seen).
         let nextSeen: number | undefined;
         next.then(() => (nextSeen = ssAcked(local, peer).acked), () => {});
