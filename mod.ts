@@ -37,7 +37,15 @@ export {
 } from "./inspect.ts";
 export { SockbufError } from "./errors.ts";
 export { drained, type DrainedOptions, watch, type WatchOptions } from "./watch.ts";
-export { lowLatencyBody, type LowLatencyOptions, LowLatencyWriter, lowLatencyWriter } from "./writer.ts";
+export {
+  lowLatencyBody,
+  type LowLatencyOptions,
+  LowLatencyWriter,
+  lowLatencyWriter,
+  TARGET_LOWAT_MAX,
+  TARGET_LOWAT_MIN,
+} from "./writer.ts";
+export { type MessageReceipt, streamOffset, whenAcked, type WhenAckedOptions } from "./receipts.ts";
 export { ResolvedSocket, resolveSocket, type SocketLike } from "./resolve.ts";
 export {
   inspectProcessSocket,

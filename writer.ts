@@ -10,6 +10,7 @@ import { closedError, isClosed, liveSnapshot, pause } from "./_wait.ts";
 import { SockbufError } from "./errors.ts";
 import { setNotSentLowat } from "./inspect.ts";
 import { platform } from "./platform/mod.ts";
+import { liveMark, type MessageReceipt, ReceiptBook, whenAcked, type WhenAckedOptions } from "./receipts.ts";
 import type { BunServeRequest, DenoServeRequest } from "./types.ts";
 import { fdOf, type SocketLike } from "./resolve.ts";
 
@@ -42,6 +43,15 @@ export interface LowLatencyOptions {
    */
   lowat?: number;
   /**
+   * Milliseconds instead of bytes: about how long a byte written now should wait until the
+   * peer's kernel has it — its time unsent in the kernel plus its time in flight. The writer
+   * sets `TCP_NOTSENT_LOWAT` from the measured delivery rate, from
+   * {@linkcode TARGET_LOWAT_MIN} to {@linkcode TARGET_LOWAT_MAX} bytes, and re-tunes it as the
+   * rate changes (see {@linkcode lowLatencyWriter}). Finite, above 0. Give either this or
+   * `lowat`, not both (a TypeError).
+   */
+  targetMs?: number;
+  /**
    * Latest value wins: a message still waiting when a newer one arrives is dropped, and
    * counted in {@linkcode LowLatencyWriter.dropped}. Default false: every message is sent.
    */
@@ -72,12 +82,57 @@ export interface LowLatencyOptions {
  * ```
  */
 export class LowLatencyWriter extends WritableStream<Uint8Array> {
-  #counts: { sent: number; dropped: number };
+  #counts: WriterState;
 
   /** @internal Made by {@linkcode lowLatencyWriter}. */
-  constructor(sink: UnderlyingSink<Uint8Array>, counts: { sent: number; dropped: number }) {
+  constructor(sink: UnderlyingSink<Uint8Array>, counts: WriterState) {
     super(sink);
     this.#counts = counts;
+  }
+
+  /**
+   * Bytes the kernel has taken from this writer since its first message: the messages' bytes
+   * on a plain socket (TLS records or HTTP framing included where the runtime adds them).
+   * Read after `write()` resolves, it is the position just past that message: pass it to
+   * {@linkcode LowLatencyWriter.whenAcked}.
+   */
+  get position(): number {
+    return this.#counts.position;
+  }
+
+  /** The `TCP_NOTSENT_LOWAT` the writer uses now, in bytes (with `targetMs`, the last tuned value). */
+  get lowat(): number {
+    return this.#counts.lowat;
+  }
+
+  /**
+   * Resolves once the peer's kernel has acknowledged every byte up to `position` (default:
+   * everything written so far), as {@linkcode whenAcked} does for a stream offset; the writer
+   * knows where its positions start in the socket's stream.
+   *
+   * @param position a position of this writer, from 0
+   * @param options when to give up
+   * @returns the position acknowledged when it resolved (at least `position`)
+   */
+  async whenAcked(position: number = this.position, options?: WhenAckedOptions): Promise<number> {
+    checkInt("position", position, 0, Number.MAX_SAFE_INTEGER);
+    const base = this.#counts.base ??= this.#counts.mark().written;
+    return (await whenAcked(this.#counts.socket, base + position, options)) - base;
+  }
+
+  /**
+   * A receipt for one message: ask for it just before writing the chunk (or in the same
+   * turn after `write()`), with the very `Uint8Array` written. It resolves once the peer's
+   * kernel has acknowledged the message's last byte, with the time split into waiting in
+   * the writer, unsent in the kernel, and in flight. It rejects if the message is dropped
+   * (latest-value-wins) or the stream fails, and with the connection's error as
+   * {@linkcode whenAcked} does. Only messages asked about are followed.
+   *
+   * @param chunk the message, as it will be passed to `write()`
+   * @returns the receipt
+   */
+  receipt(chunk: Uint8Array): Promise<MessageReceipt> {
+    return this.#counts.receipts.track(chunk);
   }
 
   /** Messages handed to the socket so far. */
@@ -89,6 +144,30 @@ export class LowLatencyWriter extends WritableStream<Uint8Array> {
   get dropped(): number {
     return this.#counts.dropped;
   }
+}
+
+/** The smallest `TCP_NOTSENT_LOWAT` `targetMs` sets: 4 KiB, a few segments, so the kernel always has a whole segment to send. */
+export const TARGET_LOWAT_MIN = 4096;
+/** The largest `TCP_NOTSENT_LOWAT` `targetMs` sets: 4 MiB, more than a default send buffer holds. */
+export const TARGET_LOWAT_MAX = 4 * 1024 * 1024;
+/** How often a `targetMs` writer looks at the delivery rate, ms. */
+const TUNE_EVERY_MS = 10;
+/** How long a window the delivery rate is measured over, ms. */
+const RATE_WINDOW_MS = 200;
+/** How far the wanted lowat must move from the current one before setsockopt is called. */
+const TUNE_HYSTERESIS = 0.25;
+
+/** What a writer and its stream object share. */
+interface WriterState {
+  sent: number;
+  dropped: number;
+  position: number;
+  /** The stream offset at the writer's first message (see receipts.ts). */
+  base: number | undefined;
+  lowat: number;
+  socket: SocketLike;
+  mark: () => ReturnType<typeof liveMark>;
+  receipts: ReceiptBook;
 }
 
 /**
@@ -106,6 +185,20 @@ export class LowLatencyWriter extends WritableStream<Uint8Array> {
  * socket itself is not closed. The stream holds each chunk until it is sent (in
  * latest-value-wins mode, after `write()` has resolved): do not reuse a chunk's buffer.
  *
+ * With `targetMs` instead of `lowat`, the limit follows the link. At most every 10 ms, while
+ * it writes, the writer measures the delivery rate (bytes acknowledged over the last 200 ms;
+ * a window in which the kernel ran out of data counts only if it is faster) and the time in
+ * flight (from a byte leaving the unsent queue to its acknowledgement, smoothed), and wants
+ * `rate × (targetMs − inFlight)` bytes unsent — at least `rate × targetMs / 4`, so a path
+ * slower than the target still stays busy — clamped to 4 KiB–4 MiB. It follows a falling
+ * rate at once and a rising one halfway per look, and calls setsockopt only when the wanted
+ * value is more than 25% away from the one set. It starts at 16 KiB. A message then reaches
+ * the peer's kernel about `targetMs` after it is written (tests/writer_target_linux.test.ts
+ * measures it across a tbf link whose rate changes 8 → 2 → 8 Mbit/s).
+ *
+ * `position` counts the bytes the kernel has taken from the writer; `whenAcked(position)`
+ * and `receipt(chunk)` say when the peer's kernel has them (see receipts.ts).
+ *
  * When the connection can no longer deliver, the stream errors with a `SockbufError` —
  * the pending `write()` rejects, and so does every later one (in latest-value-wins mode
  * too: no message is counted as sent or dropped after that): `ECONNRESET` once it is reset
@@ -116,7 +209,21 @@ export class LowLatencyWriter extends WritableStream<Uint8Array> {
  * @param options the limit and the mode
  * @returns the stream; its `sent` and `dropped` count messages
  * @throws {TypeError} if `socket` is not a socket this can write to, or an option has the wrong type
- * @throws {RangeError} if `lowat` or `pollMs` is out of range
+ * @throws {TypeError} if both `lowat` and `targetMs` are given
+ * @throws {RangeError} if `lowat`, `targetMs` or `pollMs` is out of range
+ *
+ * @example Keep about 50 ms of data unsent, whatever the link's rate
+ * ```ts
+ * import { lowLatencyWriter } from "@sockbuf/sockbuf";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ port: listener.addr.port });
+ * const stream = lowLatencyWriter(conn, { targetMs: 50 });
+ * const writer = stream.getWriter();
+ * for (let i = 0; i < 100; i++) await writer.write(new TextEncoder().encode(`reading ${i}\n`));
+ * await writer.close();
+ * console.log(`lowat now ${stream.lowat} bytes; ${await stream.whenAcked()} bytes acknowledged`);
+ * ```
  *
  * @example Send the newest reading, drop stale ones
  * ```ts
@@ -244,13 +351,19 @@ function gatedWriter(
   output: RuntimeWriter,
 ): LowLatencyWriter {
   checkOptions(options);
+  if (options.lowat !== undefined && options.targetMs !== undefined) {
+    throw new TypeError("Expected either lowat or targetMs, not both");
+  }
   const lowat = checkInt("lowat", options.lowat ?? 16384, 1);
+  const targetMs = options.targetMs === undefined ? undefined : checkMs("targetMs", options.targetMs, 0);
+  if (targetMs === 0) {
+    throw new RangeError("Expected targetMs as a finite number of milliseconds above 0, got 0");
+  }
   if (options.latest !== undefined && typeof options.latest !== "boolean") {
     throw new TypeError(`Expected latest as a boolean, got ${described(options.latest)}`);
   }
   const pollMs = checkMs("pollMs", options.pollMs, 1);
   const outer = checkSignal(options.signal);
-  const counts = { sent: 0, dropped: 0 };
   let ready: Promise<unknown> | undefined; // setting TCP_NOTSENT_LOWAT, once
   // Aborting the stream, or the caller's signal, ends every wait at once: no poll outlives it.
   const stop = new AbortController();
@@ -260,6 +373,17 @@ function gatedWriter(
     streamController?.error(outer?.reason);
   };
   const what = "write to the socket";
+  const mark = () => liveMark(socket, socket, what);
+  const counts: WriterState = {
+    sent: 0,
+    dropped: 0,
+    position: 0,
+    base: undefined,
+    lowat,
+    socket,
+    mark,
+    receipts: new ReceiptBook(mark, pollMs, stop.signal),
+  };
   /** The kernel's view, or the error that says the connection can no longer deliver. */
   const check = () => liveSnapshot(socket, socket, true, what);
   const pauseOrAbort = async (onWake?: (wake: () => void) => void): Promise<void> => {
@@ -269,20 +393,80 @@ function gatedWriter(
     await pauseOrAbort(onWake);
     check();
   };
+  const setLowat = (bytes: number) =>
+    setNotSentLowat(socket, bytes).catch((err) => {
+      throw isClosed(err) ? closedError(err, socket, what) : err;
+    });
+
+  // targetMs: the delivery rate in bytes/s, and when it was last looked at.
+  let rate: number | undefined;
+  let looked = -Infinity;
+  let flightMs: number | undefined; // how long a sent byte takes to be acknowledged, smoothed
+  /** Probes of the time in flight: the sent offset at a look, and when. */
+  const probes: { sent: number; at: number }[] = [];
+  /** The last RATE_WINDOW_MS of looks: when, bytes acknowledged, and whether data was waiting. */
+  const window: { at: number; acked: number; busy: boolean }[] = [];
+  /**
+   * The delivery rate over the last ~200 ms, from bytes acknowledged: what the link really
+   * carried (the kernel's own per-ACK `tcpi_delivery_rate` runs high under ACK compression).
+   * A window in which the kernel ran out of data says only that the link is at least that fast.
+   */
+  const sample = (now: number): { bytesPerSecond: number; busy: boolean } | undefined => {
+    const m = mark();
+    // Time in flight as the data sees it, from leaving the unsent queue to its ACK: more than
+    // the kernel's RTT where a shaper holds whole TSO bursts, and what a byte written now waits.
+    while (probes.length > 0 && probes[0].sent <= m.acked) {
+      const t = now - probes.shift()!.at;
+      flightMs = flightMs === undefined ? t : flightMs + (t - flightMs) / 4;
+    }
+    // Bounded: a peer that stops acknowledging leaves probes waiting.
+    if (m.sent > (probes.at(-1)?.sent ?? m.acked) && probes.length < 256) {
+      probes.push({ sent: m.sent, at: now });
+    }
+    window.push({ at: now, acked: m.acked, busy: (m.buf.unsent ?? m.buf.queued) > 0 });
+    while (window.length > 2 && now - window[1].at >= RATE_WINDOW_MS) window.shift();
+    const first = window[0];
+    if (now - first.at < RATE_WINDOW_MS) return undefined;
+    return {
+      bytesPerSecond: ((m.acked - first.acked) * 1000) / (now - first.at),
+      busy: window.every((w) => w.busy),
+    };
+  };
+  const tune = async (): Promise<void> => {
+    const now = performance.now();
+    if (now - looked < TUNE_EVERY_MS) return;
+    looked = now;
+    const r = sample(now);
+    if (r === undefined || r.bytesPerSecond <= 0) return;
+    if (!r.busy && rate !== undefined && r.bytesPerSecond <= rate) return;
+    // Down at once (a queue is building), up halfway per look (one fast window is no trend).
+    rate = rate === undefined || r.bytesPerSecond < rate ? r.bytesPerSecond : (rate + r.bytesPerSecond) / 2;
+    const want = Math.min(
+      TARGET_LOWAT_MAX,
+      Math.max(
+        TARGET_LOWAT_MIN,
+        Math.round((rate * Math.max(targetMs! - (flightMs ?? 0), targetMs! / 4)) / 1000),
+      ),
+    );
+    if (Math.abs(want - counts.lowat) <= counts.lowat * TUNE_HYSTERESIS) return;
+    counts.lowat = want;
+    await setLowat(want);
+  };
 
   /** Resolves once the kernel holds fewer than `lowat` unsent bytes and the runtime none. */
   const room = async (): Promise<void> => {
-    await (ready ??= setNotSentLowat(socket, lowat).catch((err) => {
-      throw isClosed(err) ? closedError(err, socket, what) : err;
-    }));
+    await (ready ??= setLowat(counts.lowat));
     for (;;) {
       stop.signal.throwIfAborted();
+      if (targetMs !== undefined) await tune();
       const { unsent } = check();
-      if ((unsent ?? 0) < lowat && output.pending() === 0) return;
+      if ((unsent ?? 0) < counts.lowat && output.pending() === 0) return;
       await pauseOrAbort();
     }
   };
   const deliver = async (chunk: Uint8Array): Promise<void> => {
+    // Nothing waits above the kernel now (room() saw to it): the stream's offset is exact.
+    counts.base ??= mark().written;
     try {
       await output.write(chunk, wait, () => void check());
     } catch (err) {
@@ -292,6 +476,13 @@ function gatedWriter(
       throw err;
     }
     counts.sent++;
+    // The kernel's count, so TLS records and HTTP framing are in it; at least the message.
+    let end = counts.base + counts.position + chunk.length;
+    try {
+      end = Math.max(end, mark().written);
+    } catch { /* closed just now: the next write says so */ }
+    counts.position = end - counts.base;
+    counts.receipts.handed(chunk, end, counts.position);
   };
   const start = (c: WritableStreamDefaultController) => {
     streamController = c;
@@ -307,6 +498,7 @@ function gatedWriter(
     output.close?.();
   };
   const aborted = (reason: unknown) => {
+    counts.receipts.fail(reason);
     stop.abort(reason);
     finish();
     output.abort?.(reason);
@@ -315,7 +507,11 @@ function gatedWriter(
   if (!options.latest) {
     return new LowLatencyWriter({
       start,
-      write: (chunk) => room().then(() => deliver(chunk)),
+      write: (chunk) =>
+        room().then(() => deliver(chunk)).catch((err) => {
+          counts.receipts.fail(err);
+          throw err;
+        }),
       close: closed,
       abort: aborted,
     }, counts);
@@ -336,6 +532,7 @@ function gatedWriter(
       }
     } catch (err) {
       failure = err;
+      counts.receipts.fail(err);
       // Error the stream now, so `closed` rejects and no later write() counts as a drop.
       if (!stop.signal.aborted) streamController?.error(err);
     } finally {
@@ -346,7 +543,10 @@ function gatedWriter(
     start,
     write(chunk) {
       if (failure) throw failure;
-      if (parked) counts.dropped++;
+      if (parked) {
+        counts.dropped++;
+        counts.receipts.dropped(parked);
+      }
       parked = chunk;
       pump ??= run();
     },
@@ -356,6 +556,7 @@ function gatedWriter(
       closed();
     },
     async abort(reason) {
+      counts.receipts.fail(reason);
       parked = undefined;
       stop.abort(reason);
       while (pump) await pump;

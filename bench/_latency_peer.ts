@@ -3,7 +3,7 @@
  *
  *   <runtime> bench/_latency_peer.ts receiver --host ADDR --seconds S --msg-size B
  *   <runtime> bench/_latency_peer.ts sender --host ADDR --port P --mode naive|lowLatency
- *     --seconds S --msg-size B [--lowat B] [--sample-ms MS]
+ *     --seconds S --msg-size B [--lowat B | --target-ms MS] [--latest true|false] [--sample-ms MS]
  *
  * The receiver prints `ready port=N` once listening, accepts one connection, reads as fast
  * as it can for S seconds from the accept, then prints `result <JSON ReceiverStats +
@@ -29,6 +29,8 @@ const { values, positionals } = parseArgs({
     "msg-size": { type: "string", default: "128" },
     lowat: { type: "string", default: String(NETNS_LOWAT) },
     "sample-ms": { type: "string", default: "50" },
+    "target-ms": { type: "string" },
+    latest: { type: "string", default: "true" },
   },
 });
 const role = positionals[0];
@@ -76,6 +78,8 @@ async function sender(): Promise<void> {
     msgSize,
     clock: wallClock,
     lowat: Number(values.lowat),
+    targetMs: values["target-ms"] === undefined ? undefined : Number(values["target-ms"]),
+    latest: values.latest !== "false",
     sampleMs: Number(values["sample-ms"]),
   });
   console.log(`result ${JSON.stringify({ ...stats, clockSkewMs })}`);

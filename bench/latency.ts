@@ -448,6 +448,8 @@ export interface SenderStats {
    * previous sample] whenever `tcpi_bytes_retrans` grew.
    */
   retrans: [number, number][];
+  /** lowLatency: the writer's `lowat` at each sample where it changed: [the sender's clock, bytes]. */
+  lowats?: [number, number][];
 }
 
 /** What the sender's `tcp_info` said at the end of a run. */
@@ -511,6 +513,10 @@ export async function send(
     msgSize: number;
     clock: () => number;
     lowat?: number;
+    /** lowLatency: the writer's `targetMs` instead of `lowat`. */
+    targetMs?: number;
+    /** lowLatency: latest-value-wins (default) or every message sent. */
+    latest?: boolean;
     sampleMs?: number;
   },
 ): Promise<SenderStats> {
@@ -522,6 +528,8 @@ export async function send(
   let samples = 0;
   const retrans: [number, number][] = [];
   let lastTcp: TcpSummary | undefined;
+  const lowats: [number, number][] = [];
+  let stream: ReturnType<typeof lowLatencyWriter> | undefined;
   const sampler = (async () => {
     let retransSeen = 0;
     for await (const buf of watch(socket, { intervalMs: opts.sampleMs ?? 50, signal: sampling.signal })) {
@@ -529,6 +537,7 @@ export async function send(
       unsentSum += buf.unsent ?? 0;
       maxUnsent = Math.max(maxUnsent, buf.unsent ?? 0);
       samples++;
+      if (stream && stream.lowat !== lowats.at(-1)?.[1]) lowats.push([Math.round(clock()), stream.lowat]);
       const info = await tcpSummary(socket);
       lastTcp = info ?? lastTcp;
       const bytes = info?.bytesRetrans;
@@ -554,10 +563,20 @@ export async function send(
         }
       }
     } else {
-      const stream = lowLatencyWriter(socket, { lowat: opts.lowat ?? 16384, latest: true });
+      const latest = opts.latest ?? true;
+      stream = lowLatencyWriter(
+        socket,
+        opts.targetMs !== undefined
+          ? { targetMs: opts.targetMs, latest }
+          : { lowat: opts.lowat ?? 16384, latest },
+      );
       const writer = stream.getWriter();
       while (performance.now() < deadline && !socket.destroyed) {
-        await writer.write(encodeMessage(msgSize, seq++, clock()));
+        // Every message sent (latest: false): a write waits, so the receiver's end of the
+        // run can reset it mid-write. That ends the run, as it does for naive writes.
+        if (!(await writer.write(encodeMessage(msgSize, seq++, clock())).then(() => true, () => false))) {
+          break;
+        }
         await nextTurn();
       }
       sent = stream.sent;
@@ -584,6 +603,7 @@ export async function send(
     seconds: (performance.now() - t0) / 1000,
     tcp,
     retrans,
+    lowats: mode === "lowLatency" ? lowats : undefined,
   };
 }
 
@@ -626,6 +646,12 @@ export interface LatencyResult {
   timeline: TimelineBin[];
   /** When the sender retransmitted (seconds on the timeline's axis) and how many bytes. */
   retrans: { t: number; bytes: number }[];
+  /** With `rates` (netns): where each tbf rate began on the arrival axis, ms since accept. */
+  rateChanges?: { atMs: number; rate: string }[];
+  /** With `rates`: each message's age and arrival, for {@linkcode ratePhases}. */
+  rx?: Pick<ReceiverStats, "ages" | "arrivals">;
+  /** With `rates`: the writer's `lowat` where it changed, ms on the same axis. */
+  lowats?: { atMs: number; bytes: number }[];
 }
 
 /** The nearest-rank percentile (`p` from 0 to 1) of ascending `sorted`; NaN when empty. */
@@ -877,7 +903,68 @@ export interface NetnsOptions {
   msgSize?: number;
   /** The writer's `lowat`; default {@linkcode NETNS_LOWAT}. */
   lowat?: number;
+  /** lowLatency: the writer's `targetMs` instead of `lowat`. */
+  targetMs?: number;
+  /** lowLatency: latest-value-wins (default true). */
+  latest?: boolean;
   sampleMs?: number;
+  /**
+   * Changes of the tbf rate during the run (`tc qdisc change`): each at `atMs` after the
+   * sender starts. The result's `phases` then split the ages at each change.
+   */
+  rates?: { atMs: number; rate: string }[];
+}
+
+/** Message ages in one part of a run: from one tbf rate change to the next. */
+export interface RatePhase {
+  rate: string;
+  /** When the phase began and ended, ms on the receiver's arrival axis. */
+  fromMs: number;
+  toMs: number;
+  received: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** The same without the phase's first `settleMs` (the queue left by the previous rate). */
+  settledP50Ms: number;
+  settledP99Ms: number;
+  settleMs: number;
+}
+
+/**
+ * Splits the receiver's ages at the given boundaries (arrival ms since accept); `settle` is
+ * the ms left out at each phase's start for the settled figures (one for all, or per phase).
+ */
+export function ratePhases(
+  rx: Pick<ReceiverStats, "ages" | "arrivals">,
+  bounds: { atMs: number; rate: string }[],
+  settle: number | readonly number[],
+): RatePhase[] {
+  return bounds.map((b, i) => {
+    const settleMs = typeof settle === "number" ? settle : settle[i] ?? 0;
+    const toMs = bounds[i + 1]?.atMs ?? Infinity;
+    const all: number[] = [];
+    const settled: number[] = [];
+    rx.arrivals.forEach((at, j) => {
+      if (at < b.atMs || at >= toMs) return;
+      all.push(rx.ages[j]);
+      if (at >= b.atMs + settleMs) settled.push(rx.ages[j]);
+    });
+    all.sort((x, y) => x - y);
+    settled.sort((x, y) => x - y);
+    return {
+      rate: b.rate,
+      fromMs: b.atMs,
+      toMs,
+      received: all.length,
+      p50Ms: percentile(all, 0.5),
+      p99Ms: percentile(all, 0.99),
+      maxMs: all.length ? all[all.length - 1] : NaN,
+      settledP50Ms: percentile(settled, 0.5),
+      settledP99Ms: percentile(settled, 0.99),
+      settleMs,
+    };
+  });
 }
 
 /** A child's stdout, line by line, with a bounded wait for a line that matches. */
@@ -968,22 +1055,12 @@ export async function runNetns(options: NetnsOptions): Promise<LatencyResult> {
     for (const [ns, dev] of [[tx, "veth-tx"], [rx, "veth-rx"], [tx, "lo"], [rx, "lo"]]) {
       cmd("ip", ["-n", ns, "link", "set", dev, "up"]);
     }
-    cmd("tc", [
-      "-n",
-      tx,
-      "qdisc",
-      "add",
-      "dev",
-      "veth-tx",
-      "root",
-      "tbf",
-      "rate",
-      options.linkRate ?? "1mbit",
-      "burst",
-      options.linkBurst ?? "32kbit",
-      "latency",
-      options.linkLatency ?? "50ms",
-    ]);
+    const tbf = (verb: "add" | "change", rate: string) =>
+      cmd("tc", [
+        ...["-n", tx, "qdisc", verb, "dev", "veth-tx", "root", "tbf", "rate", rate],
+        ...["burst", options.linkBurst ?? "32kbit", "latency", options.linkLatency ?? "50ms"],
+      ]);
+    tbf("add", options.linkRate ?? "1mbit");
     const setCc = `net.ipv4.tcp_congestion_control=${options.cc ?? NETNS_CC}`;
     cmd("ip", ["netns", "exec", tx, "sysctl", "-qw", setCc]);
     const cc = cmd("ip", ["netns", "exec", tx, "sysctl", "-n", "net.ipv4.tcp_congestion_control"]).trim();
@@ -1010,6 +1087,8 @@ export async function runNetns(options: NetnsOptions): Promise<LatencyResult> {
           String(options.lowat ?? NETNS_LOWAT),
           "--sample-ms",
           String(options.sampleMs ?? 50),
+          ...(options.targetMs === undefined ? [] : ["--target-ms", String(options.targetMs)]),
+          ...(options.latest === undefined ? [] : ["--latest", String(options.latest)]),
           ...common,
         ]),
         { stdio },
@@ -1017,11 +1096,20 @@ export async function runNetns(options: NetnsOptions): Promise<LatencyResult> {
       "sender",
     );
     children.push(sender);
+    // Rate changes, timed from the sender's start; each one's wall-clock moment is kept.
+    const changes: { at: number; rate: string }[] = [];
+    const timers = (options.rates ?? []).map((r) =>
+      setTimeout(() => {
+        if (sender.exited !== undefined) return;
+        tbf("change", r.rate);
+        changes.push({ at: wallClock(), rate: r.rate });
+      }, r.atMs)
+    );
     const budget = seconds * 1000 + 30_000;
     const [txOut, rxOut] = await Promise.all([
       sender.line("result ", budget),
       receiver.line("result ", budget),
-    ]);
+    ]).finally(() => timers.forEach(clearTimeout));
     const txStats = JSON.parse(txOut) as SenderStats & { clockSkewMs: number };
     const rxStats = JSON.parse(rxOut) as ReceiverStats & { seconds: number; clockSkewMs: number };
     if (rxStats.error) throw new Error(`Receiver: ${rxStats.error}`);
@@ -1030,7 +1118,17 @@ export async function runNetns(options: NetnsOptions): Promise<LatencyResult> {
         console.error(`warning: ${who}'s timeOrigin+now() is ${skew.toFixed(1)} ms from Date.now()`);
       }
     }
-    return combine("netns", txStats, rxStats, rxStats.seconds, msgSize, cc);
+    const result = combine("netns", txStats, rxStats, rxStats.seconds, msgSize, cc);
+    if (options.rates) {
+      const origin = rxStats.startedAt ?? 0;
+      result.rateChanges = [
+        { atMs: 0, rate: options.linkRate ?? "1mbit" },
+        ...changes.map((c) => ({ atMs: c.at - origin, rate: c.rate })),
+      ];
+      result.rx = { ages: rxStats.ages, arrivals: rxStats.arrivals };
+      result.lowats = (txStats.lowats ?? []).map(([at, bytes]) => ({ atMs: at - origin, bytes }));
+    }
+    return result;
   } finally {
     for (const c of children) c.kill();
     for (const ns of [tx, rx]) {
