@@ -33,6 +33,14 @@ export {
   tcpInfo,
   tcpInfoSync,
 } from "./inspect.ts";
+export {
+  diagnose,
+  diagnoseBetween,
+  type DiagnoseOptions,
+  type Diagnosis,
+  type DiagnosisFractions,
+  type Verdict,
+} from "./diagnose.ts";
 export { SockbufError } from "./errors.ts";
 export { drained, type DrainedOptions, watch, type WatchOptions } from "./watch.ts";
 export { lowLatencyBody, type LowLatencyOptions, LowLatencyWriter, lowLatencyWriter } from "./writer.ts";
