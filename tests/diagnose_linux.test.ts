@@ -15,7 +15,7 @@
  *
  * The sender is tests/fixtures/diagnose_sender.ts under this runtime; the readers are
  * tests/fixtures/diagnose_reader.py. Root only (namespaces, tc), skipped with a message
- * otherwise. About 25 s per runtime. A few checks on loopback need no root.
+ * otherwise. About 35 s per runtime. A few checks on loopback need no root.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -27,6 +27,7 @@ import { diagnose, diagnoseBetween, type Diagnosis, type Verdict } from "../mod.
 import { libc } from "../ffi/mod.ts";
 import { decodeLinuxTcpInfoByTable, LINUX_LIBC } from "../platform/linux/mod.ts";
 import { hasTool, needs, run, runtime, sleep, stalledPair } from "./_helpers.ts";
+import { cliAsync } from "./_cli.ts";
 
 const linux = process.platform === "linux";
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -118,6 +119,37 @@ describe("diagnose() on loopback", { skip: !linux && "Linux only" }, () => {
   });
 });
 
+describe("sockbuf why: the command line", () => {
+  it("sockbuf why wants exactly one target and checks its flags (exit 2)", async () => {
+    for (
+      const [args, message] of [
+        [["why"], /exactly one target/],
+        [["why", "--port", "1", "--pid", "2"], /exactly one target/],
+        [["why", "1:2", "--port", "1"], /exactly one target/],
+        [["why", "--port", "1", "--port", "2"], /--port given twice/],
+        [["why", "12:x"], /expected PID:FD/],
+        [["why", "--port", "70000"], /--port must be an integer from 0 to 65535/],
+        [["why", "--port", "1", "--interval", "50"], /--interval must be an integer from 100/],
+        [["why", "--port", "1", "--bogus"], /unknown flag "--bogus"/],
+      ] as const
+    ) {
+      const r = await cliAsync([...args]);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+
+  it(
+    "sockbuf why PID:FD fails with exit 1 for an fd that is not a socket",
+    { skip: !linux && "Linux only" },
+    async () => {
+      const r = await cliAsync(["why", `${process.pid}:0`, "--count", "1"]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /is not a socket/);
+    },
+  );
+});
+
 // ---- real causes in network namespaces ----
 
 const NS = `sbtest-why-${process.pid}`;
@@ -171,7 +203,7 @@ interface Interval {
 }
 
 /** Runs the sender fixture in TX against RX_ADDR:port and returns its intervals. */
-function send(port: number, mode: "bulk" | "trickle", sndbuf = 0, warmupMs = 1000): Interval[] {
+function send(port: number, mode: "bulk" | "trickle", sndbuf = 0, warmupMs = 1000, cc = ""): Interval[] {
   const argv = runtimeArgv(
     fixture("diagnose_sender.ts"),
     RX_ADDR,
@@ -181,6 +213,7 @@ function send(port: number, mode: "bulk" | "trickle", sndbuf = 0, warmupMs = 100
     String(INTERVALS),
     String(INTERVAL_MS),
     String(warmupMs),
+    cc,
   );
   const r = spawnSync("ip", ["netns", "exec", TX, ...argv], { encoding: "utf8", timeout: 30_000 });
   assert.equal(r.status, 0, `sender failed: ${r.stderr}`);
@@ -327,15 +360,20 @@ describe("diagnose() under real causes, in network namespaces", { skip: !linux &
     ]);
     const sink = await reader(TX, TX_ADDR, 5104, "read");
     const flood = await reader(RX, TX_ADDR, 5104, "flood");
-    // A connection whose congestion window is already open (initcwnd 64, congestion avoidance
-    // from the start): in slow start the kernel counts a flow using over half its window as
-    // cwnd-limited (tcp_is_cwnd_limited), and a fresh one flips between that and sndbuf_limited.
+    // The flood's first seconds (slow start, overshoot, losses) make the delay swing and
+    // cost our sender retransmissions; after ~5 s its queue stays nearly full and steady.
+    await sleep(5000);
+    // A connection whose congestion window is already open: cubic (Linux's default; this host
+    // runs bbr, which keeps itself "in slow start" with cwnd ≈ 2 × what is in flight) with
+    // initcwnd 64 and congestion avoidance from the start. In slow start the kernel counts a
+    // flow using over half its window as cwnd-limited (tcp_is_cwnd_limited), so a fresh one
+    // flips between that and sndbuf_limited.
     const route = ["-n", TX, "route", "replace", "10.79.0.0/24", "dev", "veth-tx", "src", TX_ADDR];
     run("ip", [...route, "initcwnd", "64", "ssthresh", "lock", "10"]);
     const r = await reader(RX, RX_ADDR, 5105, "read");
     try {
       // 2 s: the reverse queue fills within the first second, and the RTT settles after it.
-      const intervals = send(5105, "bulk", 16384, 2000);
+      const intervals = send(5105, "bulk", 16384, 2000, "cubic");
       check("sender-buffer", intervals);
       for (const i of intervals) assert.ok(i.diagnosis.rttMs! > 20, `rtt ${i.diagnosis.rttMs} ms: no delay`);
     } finally {
@@ -344,4 +382,103 @@ describe("diagnose() under real causes, in network namespaces", { skip: !linux &
       run("tc", ["-n", RX, "qdisc", "del", "dev", "veth-rx", "root"]);
     }
   });
+  it(
+    "sockbuf why --port and PID:FD print the tbf bottleneck as JSON lines",
+    { timeout: 60_000 },
+    async (t) => {
+      if (!needs(t, !missing, missing!)) return;
+      run("tc", [
+        "-n",
+        TX,
+        "qdisc",
+        "add",
+        "dev",
+        "veth-tx",
+        "root",
+        "tbf",
+        "rate",
+        "4mbit",
+        "burst",
+        "32kbit",
+        "latency",
+        "50ms",
+      ]);
+      const r = await reader(RX, RX_ADDR, 5106, "read");
+      const argv = runtimeArgv(fixture("diagnose_sender.ts"), RX_ADDR, "5106", "bulk", "0", "40", "500", "0");
+      const sender = spawn("ip", ["netns", "exec", TX, ...argv], { stdio: "ignore" });
+      children.push(sender);
+      const why = (...args: string[]) => {
+        const out = spawnSync("ip", [
+          "netns",
+          "exec",
+          TX,
+          ...runtimeArgv(join(root, "cli.ts"), "why", ...args),
+        ], {
+          encoding: "utf8",
+          timeout: 30_000,
+        });
+        assert.equal(out.status, 0, out.stderr);
+        return out.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      };
+      try {
+        await sleep(1500);
+        // ss names the sender's pid and fd: the oracle for PID:FD.
+        const ss = run("ip", [
+          "netns",
+          "exec",
+          TX,
+          "ss",
+          "-tnpH",
+          "state",
+          "established",
+          "dport",
+          "=",
+          ":5106",
+        ]);
+        const m = /pid=(\d+),fd=(\d+)/.exec(ss);
+        assert.ok(m, ss);
+        const local = /\s(10\.79\.0\.1:\d+)\s/.exec(ss)![1];
+        for (
+          const lines of [
+            why("--port", "5106", "--json", "--count", "3", "--interval", "500"),
+            why(`${m[1]}:${m[2]}`, "--json", "--count", "2", "--interval", "500"),
+          ]
+        ) {
+          for (const line of lines) {
+            assert.deepEqual(Object.keys(line), [
+              "local",
+              "peer",
+              "verdict",
+              "fractions",
+              "deliveryRate",
+              "rttMs",
+              "unsentMs",
+              "retransmittedBytes",
+            ]);
+            assert.deepEqual(Object.keys(line.fractions), [
+              "application",
+              "senderBuffer",
+              "receiver",
+              "network",
+            ]);
+            assert.equal(line.local, local);
+            assert.equal(line.peer, `${RX_ADDR}:5106`);
+            assert.ok(
+              line.deliveryRate > 250_000 && line.deliveryRate < 600_000,
+              `rate ${line.deliveryRate}`,
+            );
+          }
+          const right = lines.filter((l) => l.verdict === "network").length;
+          console.log(
+            `sockbuf why: ${right}/${lines.length} lines said network; e.g. ${JSON.stringify(lines[0])}`,
+          );
+          assert.ok(right >= lines.length - 1, JSON.stringify(lines));
+        }
+      } finally {
+        sender.kill("SIGKILL");
+        r.kill("SIGKILL");
+        run("tc", ["-n", TX, "qdisc", "del", "dev", "veth-tx", "root"]);
+      }
+    },
+  );
 });
