@@ -80,7 +80,8 @@ export interface Diagnosis {
   /**
    * About how long a byte written now waits until it is acknowledged, ms: the unsent bytes at
    * the delivery rate, plus one RTT in flight. `undefined` when there are unsent bytes and
-   * no rate to drain them at (nothing delivered yet, or an unknown rate).
+   * no rate to drain them at (nothing delivered yet, an unknown rate), or behind a zero
+   * window (they wait for the reader, however long it takes).
    */
   unsentMs: number | undefined;
   /** The peer's advertised window at the end, bytes (Linux 5.4+, macOS); 0 is a zero window. */
@@ -271,9 +272,10 @@ export function diagnoseBetween(before: TcpInfo, after: TcpInfo, elapsedMs: numb
   const { fractions, verdict } = split(raw, elapsedMs);
   const { deliveryRate: rate, unsentBytes: unsent, rttMs } = raw;
   // A byte written now waits behind the unsent ones, then spends about an RTT in flight.
+  // Behind a zero window it waits for the reader, however long that takes: no figure.
   const unsentMs = unsent === 0
     ? rttMs
-    : unsent === undefined || rttMs === undefined || !rate
+    : unsent === undefined || rttMs === undefined || !rate || raw.peerWindow === 0
     ? undefined
     : (unsent / rate) * 1000 + rttMs;
   return {

@@ -26,8 +26,8 @@ import { fileURLToPath } from "node:url";
 import { diagnose, diagnoseBetween, type Diagnosis, type Verdict } from "../mod.ts";
 import { libc } from "../ffi/mod.ts";
 import { decodeLinuxTcpInfoByTable, LINUX_LIBC } from "../platform/linux/mod.ts";
-import { hasTool, needs, run, runtime, sleep, stalledPair } from "./_helpers.ts";
-import { cliAsync } from "./_cli.ts";
+import { hasTool, needs, run, runtime, sleep, stalledPair, tmuxSession } from "./_helpers.ts";
+import { cliArgv, cliAsync } from "./_cli.ts";
 
 const linux = process.platform === "linux";
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -63,6 +63,7 @@ describe("diagnose() on loopback", { skip: !linux && "Linux only" }, () => {
       assert.ok(d.fractions.receiver! > 0.9, `receiver ${d.fractions.receiver}`);
       assert.equal(d.peerWindow, 0);
       assert.ok(d.unsentBytes! > 0);
+      assert.equal(d.unsentMs, undefined, "behind a zero window a byte waits for the reader: no figure");
       // The reversed readings run counters backwards: refused, not a negative share.
       const first = (await import("../mod.ts")).tcpInfoSync(pair.clientFd);
       await sleep(50);
@@ -120,6 +121,13 @@ describe("diagnose() on loopback", { skip: !linux && "Linux only" }, () => {
 });
 
 describe("sockbuf why: the command line", () => {
+  it("sockbuf why --help prints its usage, and sockbuf --help lists it", async () => {
+    const help = await cliAsync(["why", "--help"]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: sockbuf why \(PID:FD \| --port N \| --pid N\)/);
+    assert.match((await cliAsync(["--help"])).stdout, /^ {2}why +what limits each connection now/m);
+  });
+
   it("sockbuf why wants exactly one target and checks its flags (exit 2)", async () => {
     for (
       const [args, message] of [
@@ -128,6 +136,7 @@ describe("sockbuf why: the command line", () => {
         [["why", "1:2", "--port", "1"], /exactly one target/],
         [["why", "--port", "1", "--port", "2"], /--port given twice/],
         [["why", "12:x"], /expected PID:FD/],
+        [["why", "1:2\x1b[8m"], /expected PID:FD, such as 1234:5, got "1:2\\u001b\[8m"/],
         [["why", "--port", "70000"], /--port must be an integer from 0 to 65535/],
         [["why", "--port", "1", "--interval", "50"], /--interval must be an integer from 100/],
         [["why", "--port", "1", "--bogus"], /unknown flag "--bogus"/],
@@ -146,8 +155,53 @@ describe("sockbuf why: the command line", () => {
       const r = await cliAsync(["why", `${process.pid}:0`, "--count", "1"]);
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /is not a socket/);
+      const gone = await cliAsync(["why", "2147483647:0", "--count", "1"]);
+      assert.equal(gone.code, 1, gone.stderr);
+      assert.match(gone.stderr, /no fd 0 in process 2147483647/);
     },
   );
+});
+
+describe("sockbuf why on a terminal", { skip: !linux && "Linux only: sock_diag" }, () => {
+  it("sockbuf why redraws both ends of a stalled connection like top, and quits on q", {
+    timeout: 60_000,
+  }, async (t) => {
+    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasTool("tmux", ["-V"]), "tmux")) return;
+    const pair = await stalledPair("127.0.0.1", { rcvbuf: 65536 });
+    const [cmd, argv] = cliArgv(["why", "--port", String(pair.serverPort), "--interval", "300"]);
+    const term = tmuxSession(root, 140, 12, `${[cmd, ...argv].join(" ")}; echo "exit=$?"; sleep 60`);
+    try {
+      pair.client.write(new Uint8Array(4 << 20));
+      let frame = "";
+      for (let i = 0; i < 100 && !(frame.includes("receiver") && frame.includes("application")); i++) {
+        await sleep(100);
+        frame = term.tmux("capture-pane", "-p", "-t", "main");
+      }
+      console.log(frame);
+      // The writer waits for the reader; the reader has nothing to send.
+      assert.match(
+        frame,
+        new RegExp(`127\\.0\\.0\\.1:${pair.clientPort} +127\\.0\\.0\\.1:${pair.serverPort} +receiver`),
+      );
+      assert.match(
+        frame,
+        new RegExp(`127\\.0\\.0\\.1:${pair.serverPort} +127\\.0\\.0\\.1:${pair.clientPort} +application`),
+      );
+      assert.match(frame, /^sockbuf why .* port \d+ +2 connections +over 300 ms +\(q quit\)/m);
+      term.tmux("send-keys", "-t", "main", "q");
+      let after = "";
+      for (let i = 0; i < 100 && !/exit=\d+/.test(after); i++) {
+        await sleep(100);
+        after = term.tmux("capture-pane", "-p", "-t", "main");
+      }
+      assert.match(after, /exit=0/, after);
+    } finally {
+      term.kill();
+      pair.resetReader();
+      await pair.close();
+    }
+  });
 });
 
 // ---- real causes in network namespaces ----
