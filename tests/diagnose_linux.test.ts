@@ -26,6 +26,9 @@ import { fileURLToPath } from "node:url";
 import { diagnose, diagnoseBetween, type Diagnosis, type Verdict } from "../mod.ts";
 import { libc } from "../ffi/mod.ts";
 import { decodeLinuxTcpInfoByTable, LINUX_LIBC } from "../platform/linux/mod.ts";
+import { decodeDarwinTcpInfo } from "../platform/darwin/mod.ts";
+import { DARWIN_PRIVATE_TCP_INFO, DARWIN_TCP_CONNECTION_INFO } from "../platform/darwin/tcp_info_layout.ts";
+import type { Layout } from "../platform/layout.ts";
 import { hasTool, needs, run, runtime, sleep, stalledPair, tmuxSession } from "./_helpers.ts";
 import { cliArgv, cliAsync } from "./_cli.ts";
 
@@ -117,6 +120,69 @@ describe("diagnose() on loopback", { skip: !linux && "Linux only" }, () => {
     } finally {
       await pair.close();
     }
+  });
+});
+
+/** Bytes of a macOS struct with `values` at the offsets of XNU's layout (checked against clang elsewhere). */
+function darwinBytes(layout: Layout, values: Record<string, number>): Uint8Array {
+  const bytes = new Uint8Array(layout.size);
+  const view = new DataView(bytes.buffer);
+  for (const [key, value] of Object.entries(values)) {
+    const f = layout.fields.find((x) => x.key === key)!;
+    if (f.type === "u64") view.setBigUint64(f.offset, BigInt(value), true);
+    else view.setUint32(f.offset, value, true);
+  }
+  return bytes;
+}
+
+describe("diagnoseBetween() on macOS's tcp_info (decoded here from XNU's layout)", () => {
+  const reading = (t: { rcvwnd?: number; txbytes: number; retrans: number; unacked: number }, priv = true) =>
+    decodeDarwinTcpInfo(
+      darwinBytes(DARWIN_TCP_CONNECTION_INFO, {
+        srtt: 40,
+        rttvar: 5,
+        sndWnd: 65536,
+        txbytes: t.txbytes,
+        txretransmitbytes: t.retrans,
+      }),
+      DARWIN_TCP_CONNECTION_INFO.size,
+      priv
+        ? darwinBytes(DARWIN_PRIVATE_TCP_INFO, {
+          sndSbbytes: t.unacked + 1000,
+          txunacked: t.unacked,
+          rcvwndLimitedTotalTime: t.rcvwnd ?? 0,
+        })
+        : undefined,
+      priv ? DARWIN_PRIVATE_TCP_INFO.size : undefined,
+    );
+
+  it("says receiver only when the receive window took over half the interval, else unknown", () => {
+    const a = reading({ rcvwnd: 1_000_000, txbytes: 10_000, retrans: 0, unacked: 2_000 });
+    const b = reading({ rcvwnd: 1_600_000, txbytes: 60_000, retrans: 1_448, unacked: 4_000 });
+    const d = diagnoseBetween(a, b, 1000);
+    assert.equal(d.verdict, "receiver");
+    assert.deepEqual(d.fractions, {
+      application: undefined,
+      senderBuffer: undefined,
+      receiver: 0.6,
+      network: undefined,
+    });
+    assert.deepEqual(d.missing, ["tcpi_busy_time", "tcpi_sndbuf_limited"]);
+    assert.equal(d.rttMs, 40);
+    assert.equal(d.retransmittedBytes, 1_448);
+    assert.equal(d.ackedBytes, 60_000 - 10_000 - 1_448 - 2_000); // new bytes sent − growth of unacked
+    assert.equal(d.unsentBytes, 1000);
+    assert.equal(d.deliveryRate, d.ackedBytes); // over 1 s
+    const short = reading({ rcvwnd: 1_300_000, txbytes: 60_000, retrans: 0, unacked: 2_000 });
+    assert.equal(diagnoseBetween(a, short, 1000).verdict, "unknown", "30% could be the smallest part");
+  });
+
+  it("says unknown, with what is missing, where the private TCP_INFO was refused", () => {
+    const t = { txbytes: 0, retrans: 0, unacked: 0 };
+    const d = diagnoseBetween(reading(t, false), reading({ ...t, txbytes: 5 }, false), 500);
+    assert.equal(d.verdict, "unknown");
+    assert.equal(d.unsentBytes, undefined);
+    assert.ok(d.missing.includes("tcpi_rcvwnd_limited_total_time") && d.missing.includes("tcpi_txunacked"));
   });
 });
 
