@@ -5,6 +5,7 @@
  * sockbuf ls       every TCP socket's send buffer, sorted by unsent bytes (Linux)
  * sockbuf top      the same, live in a terminal; q or Ctrl-C quits
  * sockbuf inspect  one socket of another process, by PID:FD (Linux 5.6+)
+ * sockbuf why      what limits each connection now, and how late a byte written now is (Linux)
  * sockbuf route    send one user's traffic out of another interface (root)
  * sockbuf demo     watch a send buffer live, with and without TCP_NOTSENT_LOWAT
  * ```
@@ -43,6 +44,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   inspect: {
     summary: "one socket of another process: sockbuf inspect PID:FD (Linux 5.6+)",
     load: async () => (await import("./_cli/inspect.ts")).inspectCommand,
+  },
+  why: {
+    summary: "what limits each connection now: application, sender-buffer, receiver or network",
+    load: async () => (await import("./_cli/why.ts")).why,
   },
   route: {
     summary: "route one user's traffic out of another interface: add|remove|list (root)",

@@ -35,6 +35,14 @@ export {
   tcpInfo,
   tcpInfoSync,
 } from "./inspect.ts";
+export {
+  diagnose,
+  diagnoseBetween,
+  type DiagnoseOptions,
+  type Diagnosis,
+  type DiagnosisFractions,
+  type Verdict,
+} from "./diagnose.ts";
 export { SockbufError } from "./errors.ts";
 export { drained, type DrainedOptions, watch, type WatchOptions } from "./watch.ts";
 export {

@@ -95,7 +95,7 @@ export async function top(args: string[]): Promise<number> {
 }
 
 /** Cuts a line with colours to `columns` visible characters. */
-function cut(line: string, columns: number): string {
+export function cut(line: string, columns: number): string {
   if (visibleWidth(line) <= columns) return line;
   let visible = 0, i = 0;
   while (i < line.length && visible < columns) {
