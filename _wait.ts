@@ -9,7 +9,7 @@ import { SockbufError } from "./errors.ts";
 import { resetReason } from "./_runtime.ts";
 import { platform } from "./platform/mod.ts";
 import type { SendBuffer, TcpState } from "./types.ts";
-import type { SocketLike } from "./resolve.ts";
+import { type ResolvedSocket, resolveSocket, type SocketLike } from "./resolve.ts";
 
 /** setTimeout's longest delay; a longer one fires at once (with a TimeoutOverflowWarning). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -123,5 +123,37 @@ export function pause(
     const cancel = later(ms, () => done(true));
     signal?.addEventListener("abort", onAbort, { once: true });
     onWake?.(() => done(true));
+  });
+}
+
+/**
+ * How a wait loop gives up: on the caller's `signal` or after `timeoutMs` (any length;
+ * Infinity never), whichever comes first. The returned signal aborts with the caller's reason
+ * or a `TimeoutError` whose message is `timedOut`; `dispose()` clears the timer and the
+ * listener, and must run on every exit, so nothing outlives the wait.
+ */
+export function giveUp(
+  timeoutMs: number,
+  outer: AbortSignal | undefined,
+  timedOut: string,
+): { signal: AbortSignal; dispose(): void } {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(outer?.reason);
+  if (outer?.aborted) onAbort();
+  outer?.addEventListener("abort", onAbort, { once: true });
+  const cancel = later(timeoutMs, () => stop.abort(new DOMException(timedOut, "TimeoutError")));
+  return {
+    signal: stop.signal,
+    dispose() {
+      cancel();
+      outer?.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
+/** The socket resolved once, or the error that says it has closed (the runtime's reason where known). */
+export function resolveLive(socket: SocketLike, what: string): Promise<ResolvedSocket> {
+  return resolveSocket(socket).catch((err) => {
+    throw isClosed(err) ? closedError(err, socket, what) : err;
   });
 }

@@ -16,9 +16,9 @@
  */
 import { checkInt, checkMs, checkOptions, checkSignal } from "./_args.ts";
 import { writerOf } from "./_runtime.ts";
-import { closedError, isClosed, later, pause, undeliverable } from "./_wait.ts";
+import { closedError, giveUp, isClosed, pause, resolveLive, undeliverable } from "./_wait.ts";
 import { platform } from "./platform/mod.ts";
-import { fdOf, resolveSocket, type SocketLike } from "./resolve.ts";
+import { fdOf, type SocketLike } from "./resolve.ts";
 import type { SendBuffer } from "./types.ts";
 
 /** Where a connection's byte stream stands, in the kernel's frame (see the module doc). */
@@ -160,26 +160,14 @@ export async function whenAcked(
   checkInt("offset", offset, 0, Number.MAX_SAFE_INTEGER);
   checkOptions(options);
   const timeoutMs = checkMs("timeoutMs", options.timeoutMs, Infinity, true);
-  const outer = checkSignal(options.signal);
-  const stop = new AbortController();
-  const onAbort = () => stop.abort(outer?.reason);
-  if (outer?.aborted) onAbort();
-  outer?.addEventListener("abort", onAbort, { once: true });
-  const cancel = later(
+  const stop = giveUp(
     timeoutMs,
-    () =>
-      stop.abort(
-        new DOMException(
-          `The bytes before offset ${offset} were not acknowledged within ${timeoutMs} ms`,
-          "TimeoutError",
-        ),
-      ),
+    checkSignal(options.signal),
+    `The bytes before offset ${offset} were not acknowledged within ${timeoutMs} ms`,
   );
   const what = "wait for the peer to acknowledge";
   try {
-    const sock = await resolveSocket(socket).catch((err) => {
-      throw isClosed(err) ? closedError(err, socket, what) : err;
-    });
+    const sock = await resolveLive(socket, what);
     for (let wait = 1;; wait = Math.min(50, wait * 2)) {
       stop.signal.throwIfAborted();
       const m = liveMark(sock, socket, what);
@@ -189,8 +177,7 @@ export async function whenAcked(
       await pause(wait, stop.signal);
     }
   } finally {
-    cancel();
-    outer?.removeEventListener("abort", onAbort);
+    stop.dispose();
   }
 }
 

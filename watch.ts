@@ -5,7 +5,7 @@
  */
 import { checkMs, checkOptions, checkSignal } from "./_args.ts";
 import { resetReason, writerOf } from "./_runtime.ts";
-import { closedError, isClosed, later, liveSnapshot, pause, undeliverable } from "./_wait.ts";
+import { closedError, giveUp, isClosed, liveSnapshot, pause, resolveLive, undeliverable } from "./_wait.ts";
 import { inspectSync } from "./inspect.ts";
 import { resolveSocket, type SocketLike } from "./resolve.ts";
 import type { SendBuffer } from "./types.ts";
@@ -169,23 +169,16 @@ export async function* watch(
 export async function drained(socket: SocketLike, options: DrainedOptions = {}): Promise<SendBuffer> {
   checkOptions(options);
   const timeoutMs = checkMs("timeoutMs", options.timeoutMs, Infinity, true);
-  const outer = checkSignal(options.signal);
-  // One controller for both ways of giving up, with a timer that is cleared on every exit
+  // One signal for both ways of giving up, with a timer that is cleared on every exit
   // (AbortSignal.timeout's timer would outlive an early return).
-  const stop = new AbortController();
-  const onAbort = () => stop.abort(outer?.reason);
-  if (outer?.aborted) onAbort();
-  outer?.addEventListener("abort", onAbort, { once: true });
-  const cancel = later(
+  const stop = giveUp(
     timeoutMs,
-    () =>
-      stop.abort(new DOMException(`The send buffer did not drain within ${timeoutMs} ms`, "TimeoutError")),
+    checkSignal(options.signal),
+    `The send buffer did not drain within ${timeoutMs} ms`,
   );
   const what = "wait for the send buffer to drain";
   try {
-    const sock = await resolveSocket(socket).catch((err) => {
-      throw isClosed(err) ? closedError(err, socket, what) : err;
-    });
+    const sock = await resolveLive(socket, what);
     // Bytes a runtime still holds above the kernel (node:net's write buffer) are not sent yet.
     const runtime = typeof socket === "object" && socket !== null ? writerOf(socket) : undefined;
     for (let wait = 1;; wait = Math.min(50, wait * 2)) {
@@ -195,7 +188,6 @@ export async function drained(socket: SocketLike, options: DrainedOptions = {}):
       await pause(wait, stop.signal);
     }
   } finally {
-    cancel();
-    outer?.removeEventListener("abort", onAbort);
+    stop.dispose();
   }
 }
