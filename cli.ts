@@ -6,6 +6,7 @@
  * sockbuf top      the same, live in a terminal; q or Ctrl-C quits
  * sockbuf inspect  one socket of another process, by PID:FD (Linux 5.6+)
  * sockbuf why      what limits each connection now, and how late a byte written now is (Linux)
+ * sockbuf export   Prometheus metrics at /metrics: sockets, unsent bytes, the worst connections
  * sockbuf route    send one user's traffic out of another interface (root)
  * sockbuf demo     watch a send buffer live, with and without TCP_NOTSENT_LOWAT
  * ```
@@ -48,6 +49,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   why: {
     summary: "what limits each connection now: application, sender-buffer, receiver or network",
     load: async () => (await import("./_cli/why.ts")).why,
+  },
+  export: {
+    summary: "serve the host's TCP send buffers as Prometheus metrics at /metrics (Linux)",
+    load: async () => (await import("./_cli/export.ts")).exportCommand,
   },
   route: {
     summary: "route one user's traffic out of another interface: add|remove|list (root)",
