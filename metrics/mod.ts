@@ -347,7 +347,12 @@ export function metricsHandler(options: CollectOptions = {}): (request: Request)
   checkTop(options.top);
   let inflight: Promise<string> | undefined;
   const scrape = (): Promise<string> => {
-    inflight ??= collect(options).then(prometheusText).finally(() => inflight = undefined);
+    // The listing is synchronous: started after a timer tick, it serves every scrape that
+    // arrived by then, rather than one listing per request, back to back.
+    inflight ??= new Promise((resolve) => setTimeout(resolve, 0)).then(() => collect(options)).then(
+      prometheusText,
+    )
+      .finally(() => inflight = undefined);
     return inflight;
   };
   return async (request) => {
