@@ -27,9 +27,7 @@ const scrapes = Number(values.scrapes);
 
 const held: net.Socket[] = [];
 const server = net.createServer((s) => held.push(s));
-await new Promise<void>((resolve) =>
-  server.listen(0, "127.0.0.1", 4096, resolve)
-);
+await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", 4096, resolve));
 const port = (server.address() as net.AddressInfo).port;
 for (let i = 0; i < n; i += 200) {
   await Promise.all(
@@ -55,9 +53,9 @@ for (let i = 0; i < 21; i++) {
 }
 times.sort((a, b) => a - b);
 console.log(
-  `${runtimeName}: ${sockets} sockets, one scrape: median ${
-    times[10].toFixed(1)
-  } ms, worst ${times[20].toFixed(1)} ms`,
+  `${runtimeName}: ${sockets} sockets, one scrape: median ${times[10].toFixed(1)} ms, worst ${
+    times[20].toFixed(1)
+  } ms`,
 );
 const rss: string[] = [];
 for (let i = 1; i <= scrapes; i++) {
