@@ -62,7 +62,7 @@ describe(`sockbuf command line (${runtime})`, () => {
     if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
     const top = cli(["--help"]);
     assert.equal(top.code, 0, top.all);
-    for (const name of ["ls", "top", "inspect", "route", "demo"]) {
+    for (const name of ["ls", "top", "inspect", "why", "export", "route", "demo"]) {
       assert.match(top.stdout, new RegExp(`^  ${name} `, "m"), `the help lists ${name}`);
       const r = cli([name, "--help"]);
       assert.equal(r.code, 0, r.all);
