@@ -336,84 +336,84 @@ function decodeLinuxBitsFull(v: DataView, n: number, states: readonly TcpState[]
   };
 }
 
-/** A u64 from two words as a number: exact below 2^53, all ones (unlimited) as Infinity. */
+/** A u64 from two int32 words as a number: exact below 2^53, all ones (unlimited) as Infinity. */
 function u64w(lo: number, hi: number): number {
-  return lo === 0xffffffff && hi === 0xffffffff ? Infinity : hi * 0x100000000 + lo;
+  return (lo & hi) === -1 ? Infinity : (hi >>> 0) * 0x100000000 + (lo >>> 0);
 }
 
-/** The first 280 bytes of `tcp_info` as u32 words, copied out of the buffer the kernel wrote. */
+/** The first 280 bytes of `tcp_info` as int32 words, copied out of the buffer the kernel wrote. */
 export function linuxTcpInfoWords(u: Uint32Array): number[] {
   return [
-    u[0],
-    u[1],
-    u[2],
-    u[3],
-    u[4],
-    u[5],
-    u[6],
-    u[7],
-    u[8],
-    u[9],
-    u[10],
-    u[11],
-    u[12],
-    u[13],
-    u[14],
-    u[15],
-    u[16],
-    u[17],
-    u[18],
-    u[19],
-    u[20],
-    u[21],
-    u[22],
-    u[23],
-    u[24],
-    u[25],
-    u[26],
-    u[27],
-    u[28],
-    u[29],
-    u[30],
-    u[31],
-    u[32],
-    u[33],
-    u[34],
-    u[35],
-    u[36],
-    u[37],
-    u[38],
-    u[39],
-    u[40],
-    u[41],
-    u[42],
-    u[43],
-    u[44],
-    u[45],
-    u[46],
-    u[47],
-    u[48],
-    u[49],
-    u[50],
-    u[51],
-    u[52],
-    u[53],
-    u[54],
-    u[55],
-    u[56],
-    u[57],
-    u[58],
-    u[59],
-    u[60],
-    u[61],
-    u[62],
-    u[63],
-    u[64],
-    u[65],
-    u[66],
-    u[67],
-    u[68],
-    u[69],
+    u[0] | 0,
+    u[1] | 0,
+    u[2] | 0,
+    u[3] | 0,
+    u[4] | 0,
+    u[5] | 0,
+    u[6] | 0,
+    u[7] | 0,
+    u[8] | 0,
+    u[9] | 0,
+    u[10] | 0,
+    u[11] | 0,
+    u[12] | 0,
+    u[13] | 0,
+    u[14] | 0,
+    u[15] | 0,
+    u[16] | 0,
+    u[17] | 0,
+    u[18] | 0,
+    u[19] | 0,
+    u[20] | 0,
+    u[21] | 0,
+    u[22] | 0,
+    u[23] | 0,
+    u[24] | 0,
+    u[25] | 0,
+    u[26] | 0,
+    u[27] | 0,
+    u[28] | 0,
+    u[29] | 0,
+    u[30] | 0,
+    u[31] | 0,
+    u[32] | 0,
+    u[33] | 0,
+    u[34] | 0,
+    u[35] | 0,
+    u[36] | 0,
+    u[37] | 0,
+    u[38] | 0,
+    u[39] | 0,
+    u[40] | 0,
+    u[41] | 0,
+    u[42] | 0,
+    u[43] | 0,
+    u[44] | 0,
+    u[45] | 0,
+    u[46] | 0,
+    u[47] | 0,
+    u[48] | 0,
+    u[49] | 0,
+    u[50] | 0,
+    u[51] | 0,
+    u[52] | 0,
+    u[53] | 0,
+    u[54] | 0,
+    u[55] | 0,
+    u[56] | 0,
+    u[57] | 0,
+    u[58] | 0,
+    u[59] | 0,
+    u[60] | 0,
+    u[61] | 0,
+    u[62] | 0,
+    u[63] | 0,
+    u[64] | 0,
+    u[65] | 0,
+    u[66] | 0,
+    u[67] | 0,
+    u[68] | 0,
+    u[69] | 0,
   ];
 }
 
@@ -432,7 +432,7 @@ export class LinuxTcpInfo618 implements LinuxTcpInfo {
   readonly length: number;
   readonly #w: readonly number[];
 
-  /** @param words the struct's first 70 u32 words, from {@linkcode linuxTcpInfoWords} */
+  /** @param words the struct's first 70 words as int32, from {@linkcode linuxTcpInfoWords} */
   constructor(words: readonly number[], length: number, state: TcpState) {
     this.os = "linux";
     this.state = state;
@@ -513,145 +513,145 @@ export class LinuxTcpInfo618 implements LinuxTcpInfo {
   /** `tcpi_rto` (u32 at 8). */
   get rto(): number | undefined {
     const w = this.#w;
-    return this.length >= 12 ? w[2] : undefined;
+    return this.length >= 12 ? w[2] >>> 0 : undefined;
   }
 
   /** `tcpi_ato` (u32 at 12). */
   get ato(): number | undefined {
     const w = this.#w;
-    return this.length >= 16 ? w[3] : undefined;
+    return this.length >= 16 ? w[3] >>> 0 : undefined;
   }
 
   /** `tcpi_snd_mss` (u32 at 16). */
   get sndMss(): number | undefined {
     const w = this.#w;
-    return this.length >= 20 ? w[4] : undefined;
+    return this.length >= 20 ? w[4] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_mss` (u32 at 20). */
   get rcvMss(): number | undefined {
     const w = this.#w;
-    return this.length >= 24 ? w[5] : undefined;
+    return this.length >= 24 ? w[5] >>> 0 : undefined;
   }
 
   /** `tcpi_unacked` (u32 at 24). */
   get unacked(): number | undefined {
     const w = this.#w;
-    return this.length >= 28 ? w[6] : undefined;
+    return this.length >= 28 ? w[6] >>> 0 : undefined;
   }
 
   /** `tcpi_sacked` (u32 at 28). */
   get sacked(): number | undefined {
     const w = this.#w;
-    return this.length >= 32 ? w[7] : undefined;
+    return this.length >= 32 ? w[7] >>> 0 : undefined;
   }
 
   /** `tcpi_lost` (u32 at 32). */
   get lost(): number | undefined {
     const w = this.#w;
-    return this.length >= 36 ? w[8] : undefined;
+    return this.length >= 36 ? w[8] >>> 0 : undefined;
   }
 
   /** `tcpi_retrans` (u32 at 36). */
   get retrans(): number | undefined {
     const w = this.#w;
-    return this.length >= 40 ? w[9] : undefined;
+    return this.length >= 40 ? w[9] >>> 0 : undefined;
   }
 
   /** `tcpi_fackets` (u32 at 40). */
   get fackets(): number | undefined {
     const w = this.#w;
-    return this.length >= 44 ? w[10] : undefined;
+    return this.length >= 44 ? w[10] >>> 0 : undefined;
   }
 
   /** `tcpi_last_data_sent` (u32 at 44). */
   get lastDataSent(): number | undefined {
     const w = this.#w;
-    return this.length >= 48 ? w[11] : undefined;
+    return this.length >= 48 ? w[11] >>> 0 : undefined;
   }
 
   /** `tcpi_last_ack_sent` (u32 at 48). */
   get lastAckSent(): number | undefined {
     const w = this.#w;
-    return this.length >= 52 ? w[12] : undefined;
+    return this.length >= 52 ? w[12] >>> 0 : undefined;
   }
 
   /** `tcpi_last_data_recv` (u32 at 52). */
   get lastDataRecv(): number | undefined {
     const w = this.#w;
-    return this.length >= 56 ? w[13] : undefined;
+    return this.length >= 56 ? w[13] >>> 0 : undefined;
   }
 
   /** `tcpi_last_ack_recv` (u32 at 56). */
   get lastAckRecv(): number | undefined {
     const w = this.#w;
-    return this.length >= 60 ? w[14] : undefined;
+    return this.length >= 60 ? w[14] >>> 0 : undefined;
   }
 
   /** `tcpi_pmtu` (u32 at 60). */
   get pmtu(): number | undefined {
     const w = this.#w;
-    return this.length >= 64 ? w[15] : undefined;
+    return this.length >= 64 ? w[15] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_ssthresh` (u32 at 64). */
   get rcvSsthresh(): number | undefined {
     const w = this.#w;
-    return this.length >= 68 ? w[16] : undefined;
+    return this.length >= 68 ? w[16] >>> 0 : undefined;
   }
 
   /** `tcpi_rtt` (u32 at 68). */
   get rtt(): number | undefined {
     const w = this.#w;
-    return this.length >= 72 ? w[17] : undefined;
+    return this.length >= 72 ? w[17] >>> 0 : undefined;
   }
 
   /** `tcpi_rttvar` (u32 at 72). */
   get rttvar(): number | undefined {
     const w = this.#w;
-    return this.length >= 76 ? w[18] : undefined;
+    return this.length >= 76 ? w[18] >>> 0 : undefined;
   }
 
   /** `tcpi_snd_ssthresh` (u32 at 76). */
   get sndSsthresh(): number | undefined {
     const w = this.#w;
-    return this.length >= 80 ? w[19] : undefined;
+    return this.length >= 80 ? w[19] >>> 0 : undefined;
   }
 
   /** `tcpi_snd_cwnd` (u32 at 80). */
   get sndCwnd(): number | undefined {
     const w = this.#w;
-    return this.length >= 84 ? w[20] : undefined;
+    return this.length >= 84 ? w[20] >>> 0 : undefined;
   }
 
   /** `tcpi_advmss` (u32 at 84). */
   get advmss(): number | undefined {
     const w = this.#w;
-    return this.length >= 88 ? w[21] : undefined;
+    return this.length >= 88 ? w[21] >>> 0 : undefined;
   }
 
   /** `tcpi_reordering` (u32 at 88). */
   get reordering(): number | undefined {
     const w = this.#w;
-    return this.length >= 92 ? w[22] : undefined;
+    return this.length >= 92 ? w[22] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_rtt` (u32 at 92). */
   get rcvRtt(): number | undefined {
     const w = this.#w;
-    return this.length >= 96 ? w[23] : undefined;
+    return this.length >= 96 ? w[23] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_space` (u32 at 96). */
   get rcvSpace(): number | undefined {
     const w = this.#w;
-    return this.length >= 100 ? w[24] : undefined;
+    return this.length >= 100 ? w[24] >>> 0 : undefined;
   }
 
   /** `tcpi_total_retrans` (u32 at 100). */
   get totalRetrans(): number | undefined {
     const w = this.#w;
-    return this.length >= 104 ? w[25] : undefined;
+    return this.length >= 104 ? w[25] >>> 0 : undefined;
   }
 
   /** `tcpi_pacing_rate` (u64 at 104). */
@@ -681,37 +681,37 @@ export class LinuxTcpInfo618 implements LinuxTcpInfo {
   /** `tcpi_segs_out` (u32 at 136). */
   get segsOut(): number | undefined {
     const w = this.#w;
-    return this.length >= 140 ? w[34] : undefined;
+    return this.length >= 140 ? w[34] >>> 0 : undefined;
   }
 
   /** `tcpi_segs_in` (u32 at 140). */
   get segsIn(): number | undefined {
     const w = this.#w;
-    return this.length >= 144 ? w[35] : undefined;
+    return this.length >= 144 ? w[35] >>> 0 : undefined;
   }
 
   /** `tcpi_notsent_bytes` (u32 at 144). */
   get notsentBytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 148 ? w[36] : undefined;
+    return this.length >= 148 ? w[36] >>> 0 : undefined;
   }
 
   /** `tcpi_min_rtt` (u32 at 148). */
   get minRtt(): number | undefined {
     const w = this.#w;
-    return this.length >= 152 ? w[37] : undefined;
+    return this.length >= 152 ? w[37] >>> 0 : undefined;
   }
 
   /** `tcpi_data_segs_in` (u32 at 152). */
   get dataSegsIn(): number | undefined {
     const w = this.#w;
-    return this.length >= 156 ? w[38] : undefined;
+    return this.length >= 156 ? w[38] >>> 0 : undefined;
   }
 
   /** `tcpi_data_segs_out` (u32 at 156). */
   get dataSegsOut(): number | undefined {
     const w = this.#w;
-    return this.length >= 160 ? w[39] : undefined;
+    return this.length >= 160 ? w[39] >>> 0 : undefined;
   }
 
   /** `tcpi_delivery_rate` (u64 at 160). */
@@ -741,13 +741,13 @@ export class LinuxTcpInfo618 implements LinuxTcpInfo {
   /** `tcpi_delivered` (u32 at 192). */
   get delivered(): number | undefined {
     const w = this.#w;
-    return this.length >= 196 ? w[48] : undefined;
+    return this.length >= 196 ? w[48] >>> 0 : undefined;
   }
 
   /** `tcpi_delivered_ce` (u32 at 196). */
   get deliveredCe(): number | undefined {
     const w = this.#w;
-    return this.length >= 200 ? w[49] : undefined;
+    return this.length >= 200 ? w[49] >>> 0 : undefined;
   }
 
   /** `tcpi_bytes_sent` (u64 at 200). */
@@ -765,37 +765,37 @@ export class LinuxTcpInfo618 implements LinuxTcpInfo {
   /** `tcpi_dsack_dups` (u32 at 216). */
   get dsackDups(): number | undefined {
     const w = this.#w;
-    return this.length >= 220 ? w[54] : undefined;
+    return this.length >= 220 ? w[54] >>> 0 : undefined;
   }
 
   /** `tcpi_reord_seen` (u32 at 220). */
   get reordSeen(): number | undefined {
     const w = this.#w;
-    return this.length >= 224 ? w[55] : undefined;
+    return this.length >= 224 ? w[55] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_ooopack` (u32 at 224). */
   get rcvOoopack(): number | undefined {
     const w = this.#w;
-    return this.length >= 228 ? w[56] : undefined;
+    return this.length >= 228 ? w[56] >>> 0 : undefined;
   }
 
   /** `tcpi_snd_wnd` (u32 at 228). */
   get sndWnd(): number | undefined {
     const w = this.#w;
-    return this.length >= 232 ? w[57] : undefined;
+    return this.length >= 232 ? w[57] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_wnd` (u32 at 232). */
   get rcvWnd(): number | undefined {
     const w = this.#w;
-    return this.length >= 236 ? w[58] : undefined;
+    return this.length >= 236 ? w[58] >>> 0 : undefined;
   }
 
   /** `tcpi_rehash` (u32 at 236). */
   get rehash(): number | undefined {
     const w = this.#w;
-    return this.length >= 240 ? w[59] : undefined;
+    return this.length >= 240 ? w[59] >>> 0 : undefined;
   }
 
   /** `tcpi_total_rto` (u16 at 240). */
@@ -813,49 +813,49 @@ export class LinuxTcpInfo618 implements LinuxTcpInfo {
   /** `tcpi_total_rto_time` (u32 at 244). */
   get totalRtoTime(): number | undefined {
     const w = this.#w;
-    return this.length >= 248 ? w[61] : undefined;
+    return this.length >= 248 ? w[61] >>> 0 : undefined;
   }
 
   /** `tcpi_received_ce` (u32 at 248). */
   get receivedCe(): number | undefined {
     const w = this.#w;
-    return this.length >= 252 ? w[62] : undefined;
+    return this.length >= 252 ? w[62] >>> 0 : undefined;
   }
 
   /** `tcpi_delivered_e1_bytes` (u32 at 252). */
   get deliveredE1Bytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 256 ? w[63] : undefined;
+    return this.length >= 256 ? w[63] >>> 0 : undefined;
   }
 
   /** `tcpi_delivered_e0_bytes` (u32 at 256). */
   get deliveredE0Bytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 260 ? w[64] : undefined;
+    return this.length >= 260 ? w[64] >>> 0 : undefined;
   }
 
   /** `tcpi_delivered_ce_bytes` (u32 at 260). */
   get deliveredCeBytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 264 ? w[65] : undefined;
+    return this.length >= 264 ? w[65] >>> 0 : undefined;
   }
 
   /** `tcpi_received_e1_bytes` (u32 at 264). */
   get receivedE1Bytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 268 ? w[66] : undefined;
+    return this.length >= 268 ? w[66] >>> 0 : undefined;
   }
 
   /** `tcpi_received_e0_bytes` (u32 at 268). */
   get receivedE0Bytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 272 ? w[67] : undefined;
+    return this.length >= 272 ? w[67] >>> 0 : undefined;
   }
 
   /** `tcpi_received_ce_bytes` (u32 at 272). */
   get receivedCeBytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 276 ? w[68] : undefined;
+    return this.length >= 276 ? w[68] >>> 0 : undefined;
   }
 
   /** `tcpi_accecn_fail_mode` (u16 at 276). */
@@ -891,64 +891,64 @@ export class LinuxTcpInfo618 implements LinuxTcpInfo {
       rcvWscale: (w[1] >>> 20) & 0xf,
       deliveryRateAppLimited: (w[1] >>> 24) & 0x1,
       fastopenClientFail: (w[1] >>> 25) & 0x3,
-      rto: w[2],
-      ato: w[3],
-      sndMss: w[4],
-      rcvMss: w[5],
-      unacked: w[6],
-      sacked: w[7],
-      lost: w[8],
-      retrans: w[9],
-      fackets: w[10],
-      lastDataSent: w[11],
-      lastAckSent: w[12],
-      lastDataRecv: w[13],
-      lastAckRecv: w[14],
-      pmtu: w[15],
-      rcvSsthresh: w[16],
-      rtt: w[17],
-      rttvar: w[18],
-      sndSsthresh: w[19],
-      sndCwnd: w[20],
-      advmss: w[21],
-      reordering: w[22],
-      rcvRtt: w[23],
-      rcvSpace: w[24],
-      totalRetrans: w[25],
+      rto: w[2] >>> 0,
+      ato: w[3] >>> 0,
+      sndMss: w[4] >>> 0,
+      rcvMss: w[5] >>> 0,
+      unacked: w[6] >>> 0,
+      sacked: w[7] >>> 0,
+      lost: w[8] >>> 0,
+      retrans: w[9] >>> 0,
+      fackets: w[10] >>> 0,
+      lastDataSent: w[11] >>> 0,
+      lastAckSent: w[12] >>> 0,
+      lastDataRecv: w[13] >>> 0,
+      lastAckRecv: w[14] >>> 0,
+      pmtu: w[15] >>> 0,
+      rcvSsthresh: w[16] >>> 0,
+      rtt: w[17] >>> 0,
+      rttvar: w[18] >>> 0,
+      sndSsthresh: w[19] >>> 0,
+      sndCwnd: w[20] >>> 0,
+      advmss: w[21] >>> 0,
+      reordering: w[22] >>> 0,
+      rcvRtt: w[23] >>> 0,
+      rcvSpace: w[24] >>> 0,
+      totalRetrans: w[25] >>> 0,
       pacingRate: u64w(w[26], w[27]),
       maxPacingRate: u64w(w[28], w[29]),
       bytesAcked: u64w(w[30], w[31]),
       bytesReceived: u64w(w[32], w[33]),
-      segsOut: w[34],
-      segsIn: w[35],
-      notsentBytes: w[36],
-      minRtt: w[37],
-      dataSegsIn: w[38],
-      dataSegsOut: w[39],
+      segsOut: w[34] >>> 0,
+      segsIn: w[35] >>> 0,
+      notsentBytes: w[36] >>> 0,
+      minRtt: w[37] >>> 0,
+      dataSegsIn: w[38] >>> 0,
+      dataSegsOut: w[39] >>> 0,
       deliveryRate: u64w(w[40], w[41]),
       busyTime: u64w(w[42], w[43]),
       rwndLimited: u64w(w[44], w[45]),
       sndbufLimited: u64w(w[46], w[47]),
-      delivered: w[48],
-      deliveredCe: w[49],
+      delivered: w[48] >>> 0,
+      deliveredCe: w[49] >>> 0,
       bytesSent: u64w(w[50], w[51]),
       bytesRetrans: u64w(w[52], w[53]),
-      dsackDups: w[54],
-      reordSeen: w[55],
-      rcvOoopack: w[56],
-      sndWnd: w[57],
-      rcvWnd: w[58],
-      rehash: w[59],
+      dsackDups: w[54] >>> 0,
+      reordSeen: w[55] >>> 0,
+      rcvOoopack: w[56] >>> 0,
+      sndWnd: w[57] >>> 0,
+      rcvWnd: w[58] >>> 0,
+      rehash: w[59] >>> 0,
       totalRto: w[60] & 0xffff,
       totalRtoRecoveries: w[60] >>> 16,
-      totalRtoTime: w[61],
-      receivedCe: w[62],
-      deliveredE1Bytes: w[63],
-      deliveredE0Bytes: w[64],
-      deliveredCeBytes: w[65],
-      receivedE1Bytes: w[66],
-      receivedE0Bytes: w[67],
-      receivedCeBytes: w[68],
+      totalRtoTime: w[61] >>> 0,
+      receivedCe: w[62] >>> 0,
+      deliveredE1Bytes: w[63] >>> 0,
+      deliveredE0Bytes: w[64] >>> 0,
+      deliveredCeBytes: w[65] >>> 0,
+      receivedE1Bytes: w[66] >>> 0,
+      receivedE0Bytes: w[67] >>> 0,
+      receivedCeBytes: w[68] >>> 0,
       accecnFailMode: w[69] & 0xffff,
       accecnOptSeen: w[69] >>> 16,
     };
@@ -1068,7 +1068,7 @@ export class LinuxTcpInfoBits implements LinuxTcpInfo {
   readonly length: number;
   readonly #w: readonly number[];
 
-  /** @param words the struct's first 70 u32 words, from {@linkcode linuxTcpInfoWords} */
+  /** @param words the struct's first 70 words as int32, from {@linkcode linuxTcpInfoWords} */
   constructor(words: readonly number[], length: number, state: TcpState) {
     this.os = "linux";
     this.state = state;
@@ -1139,145 +1139,145 @@ export class LinuxTcpInfoBits implements LinuxTcpInfo {
   /** `tcpi_rto` (u32 at 8). */
   get rto(): number | undefined {
     const w = this.#w;
-    return this.length >= 12 ? w[2] : undefined;
+    return this.length >= 12 ? w[2] >>> 0 : undefined;
   }
 
   /** `tcpi_ato` (u32 at 12). */
   get ato(): number | undefined {
     const w = this.#w;
-    return this.length >= 16 ? w[3] : undefined;
+    return this.length >= 16 ? w[3] >>> 0 : undefined;
   }
 
   /** `tcpi_snd_mss` (u32 at 16). */
   get sndMss(): number | undefined {
     const w = this.#w;
-    return this.length >= 20 ? w[4] : undefined;
+    return this.length >= 20 ? w[4] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_mss` (u32 at 20). */
   get rcvMss(): number | undefined {
     const w = this.#w;
-    return this.length >= 24 ? w[5] : undefined;
+    return this.length >= 24 ? w[5] >>> 0 : undefined;
   }
 
   /** `tcpi_unacked` (u32 at 24). */
   get unacked(): number | undefined {
     const w = this.#w;
-    return this.length >= 28 ? w[6] : undefined;
+    return this.length >= 28 ? w[6] >>> 0 : undefined;
   }
 
   /** `tcpi_sacked` (u32 at 28). */
   get sacked(): number | undefined {
     const w = this.#w;
-    return this.length >= 32 ? w[7] : undefined;
+    return this.length >= 32 ? w[7] >>> 0 : undefined;
   }
 
   /** `tcpi_lost` (u32 at 32). */
   get lost(): number | undefined {
     const w = this.#w;
-    return this.length >= 36 ? w[8] : undefined;
+    return this.length >= 36 ? w[8] >>> 0 : undefined;
   }
 
   /** `tcpi_retrans` (u32 at 36). */
   get retrans(): number | undefined {
     const w = this.#w;
-    return this.length >= 40 ? w[9] : undefined;
+    return this.length >= 40 ? w[9] >>> 0 : undefined;
   }
 
   /** `tcpi_fackets` (u32 at 40). */
   get fackets(): number | undefined {
     const w = this.#w;
-    return this.length >= 44 ? w[10] : undefined;
+    return this.length >= 44 ? w[10] >>> 0 : undefined;
   }
 
   /** `tcpi_last_data_sent` (u32 at 44). */
   get lastDataSent(): number | undefined {
     const w = this.#w;
-    return this.length >= 48 ? w[11] : undefined;
+    return this.length >= 48 ? w[11] >>> 0 : undefined;
   }
 
   /** `tcpi_last_ack_sent` (u32 at 48). */
   get lastAckSent(): number | undefined {
     const w = this.#w;
-    return this.length >= 52 ? w[12] : undefined;
+    return this.length >= 52 ? w[12] >>> 0 : undefined;
   }
 
   /** `tcpi_last_data_recv` (u32 at 52). */
   get lastDataRecv(): number | undefined {
     const w = this.#w;
-    return this.length >= 56 ? w[13] : undefined;
+    return this.length >= 56 ? w[13] >>> 0 : undefined;
   }
 
   /** `tcpi_last_ack_recv` (u32 at 56). */
   get lastAckRecv(): number | undefined {
     const w = this.#w;
-    return this.length >= 60 ? w[14] : undefined;
+    return this.length >= 60 ? w[14] >>> 0 : undefined;
   }
 
   /** `tcpi_pmtu` (u32 at 60). */
   get pmtu(): number | undefined {
     const w = this.#w;
-    return this.length >= 64 ? w[15] : undefined;
+    return this.length >= 64 ? w[15] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_ssthresh` (u32 at 64). */
   get rcvSsthresh(): number | undefined {
     const w = this.#w;
-    return this.length >= 68 ? w[16] : undefined;
+    return this.length >= 68 ? w[16] >>> 0 : undefined;
   }
 
   /** `tcpi_rtt` (u32 at 68). */
   get rtt(): number | undefined {
     const w = this.#w;
-    return this.length >= 72 ? w[17] : undefined;
+    return this.length >= 72 ? w[17] >>> 0 : undefined;
   }
 
   /** `tcpi_rttvar` (u32 at 72). */
   get rttvar(): number | undefined {
     const w = this.#w;
-    return this.length >= 76 ? w[18] : undefined;
+    return this.length >= 76 ? w[18] >>> 0 : undefined;
   }
 
   /** `tcpi_snd_ssthresh` (u32 at 76). */
   get sndSsthresh(): number | undefined {
     const w = this.#w;
-    return this.length >= 80 ? w[19] : undefined;
+    return this.length >= 80 ? w[19] >>> 0 : undefined;
   }
 
   /** `tcpi_snd_cwnd` (u32 at 80). */
   get sndCwnd(): number | undefined {
     const w = this.#w;
-    return this.length >= 84 ? w[20] : undefined;
+    return this.length >= 84 ? w[20] >>> 0 : undefined;
   }
 
   /** `tcpi_advmss` (u32 at 84). */
   get advmss(): number | undefined {
     const w = this.#w;
-    return this.length >= 88 ? w[21] : undefined;
+    return this.length >= 88 ? w[21] >>> 0 : undefined;
   }
 
   /** `tcpi_reordering` (u32 at 88). */
   get reordering(): number | undefined {
     const w = this.#w;
-    return this.length >= 92 ? w[22] : undefined;
+    return this.length >= 92 ? w[22] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_rtt` (u32 at 92). */
   get rcvRtt(): number | undefined {
     const w = this.#w;
-    return this.length >= 96 ? w[23] : undefined;
+    return this.length >= 96 ? w[23] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_space` (u32 at 96). */
   get rcvSpace(): number | undefined {
     const w = this.#w;
-    return this.length >= 100 ? w[24] : undefined;
+    return this.length >= 100 ? w[24] >>> 0 : undefined;
   }
 
   /** `tcpi_total_retrans` (u32 at 100). */
   get totalRetrans(): number | undefined {
     const w = this.#w;
-    return this.length >= 104 ? w[25] : undefined;
+    return this.length >= 104 ? w[25] >>> 0 : undefined;
   }
 
   /** `tcpi_pacing_rate` (u64 at 104). */
@@ -1307,37 +1307,37 @@ export class LinuxTcpInfoBits implements LinuxTcpInfo {
   /** `tcpi_segs_out` (u32 at 136). */
   get segsOut(): number | undefined {
     const w = this.#w;
-    return this.length >= 140 ? w[34] : undefined;
+    return this.length >= 140 ? w[34] >>> 0 : undefined;
   }
 
   /** `tcpi_segs_in` (u32 at 140). */
   get segsIn(): number | undefined {
     const w = this.#w;
-    return this.length >= 144 ? w[35] : undefined;
+    return this.length >= 144 ? w[35] >>> 0 : undefined;
   }
 
   /** `tcpi_notsent_bytes` (u32 at 144). */
   get notsentBytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 148 ? w[36] : undefined;
+    return this.length >= 148 ? w[36] >>> 0 : undefined;
   }
 
   /** `tcpi_min_rtt` (u32 at 148). */
   get minRtt(): number | undefined {
     const w = this.#w;
-    return this.length >= 152 ? w[37] : undefined;
+    return this.length >= 152 ? w[37] >>> 0 : undefined;
   }
 
   /** `tcpi_data_segs_in` (u32 at 152). */
   get dataSegsIn(): number | undefined {
     const w = this.#w;
-    return this.length >= 156 ? w[38] : undefined;
+    return this.length >= 156 ? w[38] >>> 0 : undefined;
   }
 
   /** `tcpi_data_segs_out` (u32 at 156). */
   get dataSegsOut(): number | undefined {
     const w = this.#w;
-    return this.length >= 160 ? w[39] : undefined;
+    return this.length >= 160 ? w[39] >>> 0 : undefined;
   }
 
   /** `tcpi_delivery_rate` (u64 at 160). */
@@ -1367,13 +1367,13 @@ export class LinuxTcpInfoBits implements LinuxTcpInfo {
   /** `tcpi_delivered` (u32 at 192). */
   get delivered(): number | undefined {
     const w = this.#w;
-    return this.length >= 196 ? w[48] : undefined;
+    return this.length >= 196 ? w[48] >>> 0 : undefined;
   }
 
   /** `tcpi_delivered_ce` (u32 at 196). */
   get deliveredCe(): number | undefined {
     const w = this.#w;
-    return this.length >= 200 ? w[49] : undefined;
+    return this.length >= 200 ? w[49] >>> 0 : undefined;
   }
 
   /** `tcpi_bytes_sent` (u64 at 200). */
@@ -1391,37 +1391,37 @@ export class LinuxTcpInfoBits implements LinuxTcpInfo {
   /** `tcpi_dsack_dups` (u32 at 216). */
   get dsackDups(): number | undefined {
     const w = this.#w;
-    return this.length >= 220 ? w[54] : undefined;
+    return this.length >= 220 ? w[54] >>> 0 : undefined;
   }
 
   /** `tcpi_reord_seen` (u32 at 220). */
   get reordSeen(): number | undefined {
     const w = this.#w;
-    return this.length >= 224 ? w[55] : undefined;
+    return this.length >= 224 ? w[55] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_ooopack` (u32 at 224). */
   get rcvOoopack(): number | undefined {
     const w = this.#w;
-    return this.length >= 228 ? w[56] : undefined;
+    return this.length >= 228 ? w[56] >>> 0 : undefined;
   }
 
   /** `tcpi_snd_wnd` (u32 at 228). */
   get sndWnd(): number | undefined {
     const w = this.#w;
-    return this.length >= 232 ? w[57] : undefined;
+    return this.length >= 232 ? w[57] >>> 0 : undefined;
   }
 
   /** `tcpi_rcv_wnd` (u32 at 232). */
   get rcvWnd(): number | undefined {
     const w = this.#w;
-    return this.length >= 236 ? w[58] : undefined;
+    return this.length >= 236 ? w[58] >>> 0 : undefined;
   }
 
   /** `tcpi_rehash` (u32 at 236). */
   get rehash(): number | undefined {
     const w = this.#w;
-    return this.length >= 240 ? w[59] : undefined;
+    return this.length >= 240 ? w[59] >>> 0 : undefined;
   }
 
   /** `tcpi_total_rto` (u16 at 240). */
@@ -1439,49 +1439,49 @@ export class LinuxTcpInfoBits implements LinuxTcpInfo {
   /** `tcpi_total_rto_time` (u32 at 244). */
   get totalRtoTime(): number | undefined {
     const w = this.#w;
-    return this.length >= 248 ? w[61] : undefined;
+    return this.length >= 248 ? w[61] >>> 0 : undefined;
   }
 
   /** `tcpi_received_ce` (u32 at 248). */
   get receivedCe(): number | undefined {
     const w = this.#w;
-    return this.length >= 252 ? w[62] : undefined;
+    return this.length >= 252 ? w[62] >>> 0 : undefined;
   }
 
   /** `tcpi_delivered_e1_bytes` (u32 at 252). */
   get deliveredE1Bytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 256 ? w[63] : undefined;
+    return this.length >= 256 ? w[63] >>> 0 : undefined;
   }
 
   /** `tcpi_delivered_e0_bytes` (u32 at 256). */
   get deliveredE0Bytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 260 ? w[64] : undefined;
+    return this.length >= 260 ? w[64] >>> 0 : undefined;
   }
 
   /** `tcpi_delivered_ce_bytes` (u32 at 260). */
   get deliveredCeBytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 264 ? w[65] : undefined;
+    return this.length >= 264 ? w[65] >>> 0 : undefined;
   }
 
   /** `tcpi_received_e1_bytes` (u32 at 264). */
   get receivedE1Bytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 268 ? w[66] : undefined;
+    return this.length >= 268 ? w[66] >>> 0 : undefined;
   }
 
   /** `tcpi_received_e0_bytes` (u32 at 268). */
   get receivedE0Bytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 272 ? w[67] : undefined;
+    return this.length >= 272 ? w[67] >>> 0 : undefined;
   }
 
   /** `tcpi_received_ce_bytes` (u32 at 272). */
   get receivedCeBytes(): number | undefined {
     const w = this.#w;
-    return this.length >= 276 ? w[68] : undefined;
+    return this.length >= 276 ? w[68] >>> 0 : undefined;
   }
 
   /** `tcpi_ecn_mode` (u32 at 276, bits 0..1). */
@@ -1527,64 +1527,64 @@ export class LinuxTcpInfoBits implements LinuxTcpInfo {
       rcvWscale: (w[1] >>> 20) & 0xf,
       deliveryRateAppLimited: (w[1] >>> 24) & 0x1,
       fastopenClientFail: (w[1] >>> 25) & 0x3,
-      rto: w[2],
-      ato: w[3],
-      sndMss: w[4],
-      rcvMss: w[5],
-      unacked: w[6],
-      sacked: w[7],
-      lost: w[8],
-      retrans: w[9],
-      fackets: w[10],
-      lastDataSent: w[11],
-      lastAckSent: w[12],
-      lastDataRecv: w[13],
-      lastAckRecv: w[14],
-      pmtu: w[15],
-      rcvSsthresh: w[16],
-      rtt: w[17],
-      rttvar: w[18],
-      sndSsthresh: w[19],
-      sndCwnd: w[20],
-      advmss: w[21],
-      reordering: w[22],
-      rcvRtt: w[23],
-      rcvSpace: w[24],
-      totalRetrans: w[25],
+      rto: w[2] >>> 0,
+      ato: w[3] >>> 0,
+      sndMss: w[4] >>> 0,
+      rcvMss: w[5] >>> 0,
+      unacked: w[6] >>> 0,
+      sacked: w[7] >>> 0,
+      lost: w[8] >>> 0,
+      retrans: w[9] >>> 0,
+      fackets: w[10] >>> 0,
+      lastDataSent: w[11] >>> 0,
+      lastAckSent: w[12] >>> 0,
+      lastDataRecv: w[13] >>> 0,
+      lastAckRecv: w[14] >>> 0,
+      pmtu: w[15] >>> 0,
+      rcvSsthresh: w[16] >>> 0,
+      rtt: w[17] >>> 0,
+      rttvar: w[18] >>> 0,
+      sndSsthresh: w[19] >>> 0,
+      sndCwnd: w[20] >>> 0,
+      advmss: w[21] >>> 0,
+      reordering: w[22] >>> 0,
+      rcvRtt: w[23] >>> 0,
+      rcvSpace: w[24] >>> 0,
+      totalRetrans: w[25] >>> 0,
       pacingRate: u64w(w[26], w[27]),
       maxPacingRate: u64w(w[28], w[29]),
       bytesAcked: u64w(w[30], w[31]),
       bytesReceived: u64w(w[32], w[33]),
-      segsOut: w[34],
-      segsIn: w[35],
-      notsentBytes: w[36],
-      minRtt: w[37],
-      dataSegsIn: w[38],
-      dataSegsOut: w[39],
+      segsOut: w[34] >>> 0,
+      segsIn: w[35] >>> 0,
+      notsentBytes: w[36] >>> 0,
+      minRtt: w[37] >>> 0,
+      dataSegsIn: w[38] >>> 0,
+      dataSegsOut: w[39] >>> 0,
       deliveryRate: u64w(w[40], w[41]),
       busyTime: u64w(w[42], w[43]),
       rwndLimited: u64w(w[44], w[45]),
       sndbufLimited: u64w(w[46], w[47]),
-      delivered: w[48],
-      deliveredCe: w[49],
+      delivered: w[48] >>> 0,
+      deliveredCe: w[49] >>> 0,
       bytesSent: u64w(w[50], w[51]),
       bytesRetrans: u64w(w[52], w[53]),
-      dsackDups: w[54],
-      reordSeen: w[55],
-      rcvOoopack: w[56],
-      sndWnd: w[57],
-      rcvWnd: w[58],
-      rehash: w[59],
+      dsackDups: w[54] >>> 0,
+      reordSeen: w[55] >>> 0,
+      rcvOoopack: w[56] >>> 0,
+      sndWnd: w[57] >>> 0,
+      rcvWnd: w[58] >>> 0,
+      rehash: w[59] >>> 0,
       totalRto: w[60] & 0xffff,
       totalRtoRecoveries: w[60] >>> 16,
-      totalRtoTime: w[61],
-      receivedCe: w[62],
-      deliveredE1Bytes: w[63],
-      deliveredE0Bytes: w[64],
-      deliveredCeBytes: w[65],
-      receivedE1Bytes: w[66],
-      receivedE0Bytes: w[67],
-      receivedCeBytes: w[68],
+      totalRtoTime: w[61] >>> 0,
+      receivedCe: w[62] >>> 0,
+      deliveredE1Bytes: w[63] >>> 0,
+      deliveredE0Bytes: w[64] >>> 0,
+      deliveredCeBytes: w[65] >>> 0,
+      receivedE1Bytes: w[66] >>> 0,
+      receivedE0Bytes: w[67] >>> 0,
+      receivedCeBytes: w[68] >>> 0,
       ecnMode: w[69] & 0x3,
       accecnOptSeen: (w[69] >>> 2) & 0x3,
       accecnFailMode: (w[69] >>> 4) & 0xf,
