@@ -158,6 +158,47 @@ export function selfSigned(): { cert: string; key: string } {
   }
 }
 
+/**
+ * A runtime's serve form on 127.0.0.1, for tests that run on each: the handler gets what
+ * sockbuf takes for a request (`{ server, info }` from Deno.serve, `{ server, request }` from
+ * Bun.serve), and the form for the other runtime is skipped with a reason.
+ */
+export interface ServeForm {
+  name: string;
+  skip: string | false;
+  start(h: (r: never) => Response | Promise<Response>): { port: number; close(): unknown };
+}
+
+// deno-lint-ignore no-explicit-any -- Bun's global is untyped under deno check
+const Bun = (globalThis as any).Bun;
+
+/** Deno.serve and Bun.serve as {@linkcode ServeForm}s. */
+export const SERVE_FORMS: readonly ServeForm[] = [
+  {
+    name: "Deno.serve",
+    skip: runtime !== "deno" && "Deno's API: not in Bun",
+    start(h) {
+      const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen() {} },
+        (_req, info) => h({ server, info } as never),
+      );
+      return { port: server.addr.port, close: () => server.shutdown() };
+    },
+  },
+  {
+    name: "Bun.serve",
+    skip: runtime !== "bun" && "Bun's API: not in Deno",
+    start(h) {
+      const server = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: (request: Request) => h({ server, request } as never),
+      });
+      return { port: server.port, close: () => server.stop(true) };
+    },
+  },
+];
+
 /** A tmux server of the test's own, on a private socket, with one session in it. */
 export interface TmuxSession {
   /** Runs a tmux command against this server (never through a shell) and returns its stdout. */

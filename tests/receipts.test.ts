@@ -20,7 +20,16 @@ import {
   streamOffset,
   whenAcked,
 } from "../mod.ts";
-import { hasTool, needs, run, runtime, sleep, type StalledPair, stalledPair } from "./_helpers.ts";
+import {
+  hasTool,
+  needs,
+  run,
+  runtime,
+  SERVE_FORMS,
+  sleep,
+  type StalledPair,
+  stalledPair,
+} from "./_helpers.ts";
 
 const linux = process.platform === "linux";
 // deno-lint-ignore no-explicit-any -- Bun's global is untyped under deno check
@@ -293,36 +302,7 @@ describe("receipts on a serve response (lowLatencyBody): the accepting side's fr
 }, () => {
   // The accepted socket's tcpi_bytes_acked has no SYN in it (the client's has): the same
   // checks against ss hold in that frame too.
-  const serves: {
-    name: string;
-    skip: string | false;
-    start(h: (r: never) => Response): { port: number; close(): unknown };
-  }[] = [
-    {
-      name: "Deno.serve",
-      skip: runtime !== "deno" && "Deno's API: not in Bun",
-      start(h) {
-        const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve(
-          { hostname: "127.0.0.1", port: 0, onListen() {} },
-          (_req, info) => h({ server, info } as never),
-        );
-        return { port: server.addr.port, close: () => server.shutdown() };
-      },
-    },
-    {
-      name: "Bun.serve",
-      skip: runtime !== "bun" && "Bun's API: not in Deno",
-      start(h) {
-        const server = Bun.serve({
-          hostname: "127.0.0.1",
-          port: 0,
-          fetch: (request: Request) => h({ server, request } as never),
-        });
-        return { port: server.port, close: () => server.stop(true) };
-      },
-    },
-  ];
-  for (const s of serves) {
+  for (const s of SERVE_FORMS) {
     it(`whenAcked() on the request and the body's receipts agree with ss (${s.name})`, {
       skip: s.skip,
       timeout: 30_000,

@@ -17,7 +17,7 @@ import {
   watch,
 } from "../mod.ts";
 import type { BunServeRequest, DenoServeRequest } from "../types.ts";
-import { hasTool, needs, runtime, sleep, ssFor, stalledPair } from "./_helpers.ts";
+import { hasTool, needs, runtime, SERVE_FORMS, sleep, ssFor, stalledPair } from "./_helpers.ts";
 
 const linux = process.platform === "linux";
 const unix = linux || process.platform === "darwin";
@@ -913,36 +913,7 @@ describe("what drained() cannot see: a serve form's response bytes still in the 
   // Documents a limit (README, drained()'s JSDoc): called before the runtime starts writing
   // the response, drained() resolves at once, with the whole body still to send.
   const body = new Uint8Array(8 << 20).fill(0x64);
-  const serves: {
-    name: string;
-    skip: string | false;
-    start(h: (r: never) => Promise<Response>): { port: number; close(): unknown };
-  }[] = [
-    {
-      name: "Deno.serve",
-      skip: runtime !== "deno" && "Deno's API: not in Bun",
-      start(h) {
-        const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve(
-          { hostname: "127.0.0.1", port: 0, onListen() {} },
-          (_req, info) => h({ server, info } as never),
-        );
-        return { port: server.addr.port, close: () => server.shutdown() };
-      },
-    },
-    {
-      name: "Bun.serve",
-      skip: runtime !== "bun" && "Bun's API: not in Deno",
-      start(h) {
-        const server = Bun.serve({
-          hostname: "127.0.0.1",
-          port: 0,
-          fetch: (request: Request) => h({ server, request } as never),
-        });
-        return { port: server.port, close: () => server.stop(true) };
-      },
-    },
-  ];
-  for (const s of serves) {
+  for (const s of SERVE_FORMS) {
     it(
       `drained() resolves with queued 0 before ${s.name} writes an 8 MiB body`,
       { skip: s.skip },
