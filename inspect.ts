@@ -6,7 +6,7 @@
 import { SockbufError } from "./errors.ts";
 import { closeLibc } from "./ffi/mod.ts";
 import { platform } from "./platform/mod.ts";
-import { checkInt, settle } from "./_args.ts";
+import { checkInt, described, settle } from "./_args.ts";
 import { fdOf } from "./resolve.ts";
 import type { SendBuffer, TcpInfo } from "./types.ts";
 import type { SocketLike } from "./resolve.ts";
@@ -105,7 +105,7 @@ export function inspectManySync(sockets: Iterable<SocketLike>): PromiseSettledRe
     typeof sockets === "string" || sockets === null || typeof sockets !== "object" ||
     typeof (sockets as Iterable<SocketLike>)[Symbol.iterator] !== "function"
   ) {
-    throw new TypeError(`Expected sockets to be an iterable of sockets, got ${describe(sockets)}`);
+    throw new TypeError(`Expected sockets as an iterable of sockets, got ${described(sockets)}`);
   }
   const p = platform();
   const list = Array.isArray(sockets) ? sockets as SocketLike[] : [...sockets];
@@ -147,16 +147,7 @@ export function inspectManySync(sockets: Iterable<SocketLike>): PromiseSettledRe
  * ```
  */
 export function inspectMany(sockets: Iterable<SocketLike>): Promise<PromiseSettledResult<SendBuffer>[]> {
-  try {
-    return Promise.resolve(inspectManySync(sockets));
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
-
-/** A short description of a bad argument, for an error message. */
-function describe(x: unknown): string {
-  return x === null ? "null" : typeof x === "string" ? `a string` : typeof x;
+  return settle(() => inspectManySync(sockets));
 }
 
 /**

@@ -79,7 +79,7 @@ describe("inspectMany()", () => {
     for (const bad of [42, "12", null, undefined, { length: 1, 0: 3 }]) {
       await assert.rejects(inspectMany(bad as never), {
         name: "TypeError",
-        message: /Expected sockets to be an iterable of sockets/,
+        message: /Expected sockets as an iterable of sockets/,
       });
       assert.throws(() => inspectManySync(bad as never), TypeError);
     }
