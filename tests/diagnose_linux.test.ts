@@ -290,6 +290,25 @@ function unavailable(): string | undefined {
   return undefined;
 }
 
+/** The 4 Mbit/s bottleneck on the sender's side of the veth (tbf; netem is not available here). */
+const bottleneck = () =>
+  run("tc", [
+    "-n",
+    TX,
+    "qdisc",
+    "add",
+    "dev",
+    "veth-tx",
+    "root",
+    "tbf",
+    "rate",
+    "4mbit",
+    "burst",
+    "32kbit",
+    "latency",
+    "50ms",
+  ]);
+
 const children: ChildProcess[] = [];
 
 /** Starts a fixture inside `ns` and waits for it to print "ready". */
@@ -425,22 +444,7 @@ describe("diagnose() under real causes, in network namespaces", { skip: !linux &
 
   it("network: a 4 Mbit/s tbf bottleneck, a reader that reads everything", { timeout: 60_000 }, async (t) => {
     if (!needs(t, !missing, missing!)) return;
-    run("tc", [
-      "-n",
-      TX,
-      "qdisc",
-      "add",
-      "dev",
-      "veth-tx",
-      "root",
-      "tbf",
-      "rate",
-      "4mbit",
-      "burst",
-      "32kbit",
-      "latency",
-      "50ms",
-    ]);
+    bottleneck();
     const r = await reader(RX, RX_ADDR, 5103, "read");
     try {
       const intervals = send(5103, "bulk");
@@ -507,22 +511,7 @@ describe("diagnose() under real causes, in network namespaces", { skip: !linux &
     { timeout: 60_000 },
     async (t) => {
       if (!needs(t, !missing, missing!)) return;
-      run("tc", [
-        "-n",
-        TX,
-        "qdisc",
-        "add",
-        "dev",
-        "veth-tx",
-        "root",
-        "tbf",
-        "rate",
-        "4mbit",
-        "burst",
-        "32kbit",
-        "latency",
-        "50ms",
-      ]);
+      bottleneck();
       const r = await reader(RX, RX_ADDR, 5106, "read");
       const argv = runtimeArgv(fixture("diagnose_sender.ts"), RX_ADDR, "5106", "bulk", "0", "40", "500", "0");
       const sender = spawn("ip", ["netns", "exec", TX, ...argv], { stdio: "ignore" });
