@@ -88,7 +88,7 @@ import process from "node:process";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { lowLatencyWriter, tcpInfo, watch } from "../mod.ts";
+import { lowLatencyWriter, SockbufError, tcpInfo, watch } from "../mod.ts";
 import { setReceiveBuffer, sleep, unconnectedFd } from "../_testing.ts";
 import { binWidth, renderChart, timeline, type TimelineBin, writeChart } from "./latency_chart.ts";
 
@@ -532,19 +532,29 @@ export async function send(
   let stream: ReturnType<typeof lowLatencyWriter> | undefined;
   const sampler = (async () => {
     let retransSeen = 0;
-    for await (const buf of watch(socket, { intervalMs: opts.sampleMs ?? 50, signal: sampling.signal })) {
-      queuedSum += buf.queued;
-      unsentSum += buf.unsent ?? 0;
-      maxUnsent = Math.max(maxUnsent, buf.unsent ?? 0);
-      samples++;
-      if (stream && stream.lowat !== lowats.at(-1)?.[1]) lowats.push([Math.round(clock()), stream.lowat]);
-      const info = await tcpSummary(socket);
-      lastTcp = info ?? lastTcp;
-      const bytes = info?.bytesRetrans;
-      if (bytes !== undefined && bytes > retransSeen) {
-        retrans.push([Math.round(clock() * 10) / 10, bytes - retransSeen]);
-        retransSeen = bytes;
+    const snapshots = watch(socket, { intervalMs: opts.sampleMs ?? 50, signal: sampling.signal });
+    // The receiver ends a run by closing its end, so a reset can reach this socket before
+    // the sender's own deadline: watch() then throws ECONNRESET. That ends the sampling, not
+    // the run (the last sample stands); any other error is a real failure.
+    const ended = (err: unknown) =>
+      err instanceof SockbufError && (err.code === "ECONNRESET" || err.code === "ENOTCONN");
+    try {
+      for await (const buf of snapshots) {
+        queuedSum += buf.queued;
+        unsentSum += buf.unsent ?? 0;
+        maxUnsent = Math.max(maxUnsent, buf.unsent ?? 0);
+        samples++;
+        if (stream && stream.lowat !== lowats.at(-1)?.[1]) lowats.push([Math.round(clock()), stream.lowat]);
+        const info = await tcpSummary(socket);
+        lastTcp = info ?? lastTcp;
+        const bytes = info?.bytesRetrans;
+        if (bytes !== undefined && bytes > retransSeen) {
+          retrans.push([Math.round(clock() * 10) / 10, bytes - retransSeen]);
+          retransSeen = bytes;
+        }
       }
+    } catch (err) {
+      if (!ended(err)) throw err;
     }
   })();
   const t0 = performance.now();
@@ -972,6 +982,7 @@ class ChildLines {
   readonly lines: string[] = [];
   #waiters: (() => void)[] = [];
   #tail = "";
+  #stderr = "";
   exited: number | null | undefined = undefined;
 
   constructor(readonly child: ReturnType<typeof spawn>, readonly label: string) {
@@ -981,6 +992,12 @@ class ChildLines {
       this.#tail = parts.pop()!;
       this.lines.push(...parts);
       this.#wake();
+    });
+    // Passed on as it comes, and its end kept for the error if the child fails.
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (s: string) => {
+      process.stderr.write(s);
+      this.#stderr = (this.#stderr + s).slice(-2000);
     });
     child.on("exit", (code) => {
       this.exited = code;
@@ -1004,7 +1021,12 @@ class ChildLines {
       const hit = this.lines.find((l) => l.startsWith(prefix));
       if (hit !== undefined) return hit.slice(prefix.length);
       if (this.exited !== undefined) {
-        throw new Error(`${this.label} exited (${this.exited}) without printing "${prefix.trim()}"`);
+        const said = this.#stderr.trim();
+        throw new Error(
+          `${this.label} exited (${this.exited}) without printing "${prefix.trim()}"${
+            said ? `; its stderr ended: ${said}` : ""
+          }`,
+        );
       }
       const left = until - performance.now();
       if (left <= 0) throw new Error(`${this.label} printed no "${prefix.trim()}" within ${ms} ms`);
@@ -1065,7 +1087,7 @@ export async function runNetns(options: NetnsOptions): Promise<LatencyResult> {
     cmd("ip", ["netns", "exec", tx, "sysctl", "-qw", setCc]);
     const cc = cmd("ip", ["netns", "exec", tx, "sysctl", "-n", "net.ipv4.tcp_congestion_control"]).trim();
     const common = ["--seconds", String(seconds), "--msg-size", String(msgSize)];
-    const stdio: ["ignore", "pipe", "inherit"] = ["ignore", "pipe", "inherit"];
+    const stdio: ["ignore", "pipe", "pipe"] = ["ignore", "pipe", "pipe"];
     const receiver = new ChildLines(
       spawn("ip", peerArgv(rx, ["receiver", "--host", RX_ADDR, ...common]), { stdio }),
       "receiver",

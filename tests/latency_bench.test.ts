@@ -12,6 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -32,6 +33,7 @@ import {
   REQUIRED_P99_RATIO,
   runLoopback,
   runNetns,
+  send,
   writeLatencyChart,
 } from "../bench/latency.ts";
 import { needs, run } from "./_helpers.ts";
@@ -137,6 +139,48 @@ describe(
         );
       },
     );
+
+    // The receiver ends a run by closing with data unread, which resets the sender: CI once
+    // saw the sender exit 1 because its sampler's watch() threw that ECONNRESET.
+    for (const mode of ["naive", "lowLatency"] as const) {
+      it(`send(${mode}) returns its stats when the receiver resets the connection mid-run`, {
+        timeout: 20_000,
+      }, async () => {
+        let reset = 0;
+        const server = net.createServer((peer) => {
+          peer.on("error", () => {});
+          peer.pause(); // nothing read: the close below then sends a reset
+          setTimeout(() => {
+            reset = performance.now();
+            peer.destroy();
+          }, 300);
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const socket = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+        try {
+          await new Promise<void>((resolve, reject) => {
+            socket.once("connect", resolve);
+            socket.once("error", reject);
+          });
+          socket.on("error", () => {});
+          const stats = await send(socket, {
+            mode,
+            seconds: 3,
+            msgSize: 128,
+            clock: () => performance.now(),
+            targetMs: mode === "lowLatency" ? 50 : undefined,
+            latest: false,
+            sampleMs: 20,
+          });
+          assert.ok(reset > 0, "the receiver never reset the connection");
+          assert.ok(stats.samples > 0, "no sample was taken before the reset");
+          assert.ok(stats.produced > 0, "nothing was written before the reset");
+        } finally {
+          socket.destroy();
+          await new Promise((resolve) => server.close(resolve));
+        }
+      });
+    }
 
     it(
       `netns: the same across a 1 Mbit/s tbf link (${NETNS_CC}, lowat ${NETNS_LOWAT})`,
