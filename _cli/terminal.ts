@@ -81,3 +81,30 @@ function attempt(step: () => void): void {
     // the terminal is gone
   }
 }
+
+/**
+ * The pause between two refreshes of a live view (`top`, `why`): `sleep(ms)` resolves after
+ * `ms`, or at once when {@linkcode Pause.wake} is called (a quit, or a key that asks for a
+ * redraw), so neither waits out the interval.
+ */
+export class Pause {
+  #wake: (() => void) | undefined;
+
+  /** Resolves after `ms`, or at the next {@linkcode Pause.wake}. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  /** Ends the current {@linkcode Pause.sleep} now; nothing if none is running. */
+  wake(): void {
+    this.#wake?.();
+  }
+}

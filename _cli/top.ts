@@ -7,7 +7,7 @@
 import process from "node:process";
 import { bytes, EXIT, intFlag, isTty, out, parseFlags, style, visibleWidth } from "./common.ts";
 import { LIST_FLAGS, LIST_HELP, listFor, listOptions, render, SORT_KEYS } from "./list_view.ts";
-import { FullScreen } from "./terminal.ts";
+import { FullScreen, Pause } from "./terminal.ts";
 
 const USAGE = `Usage: sockbuf top [flags]
 
@@ -39,10 +39,10 @@ export async function top(args: string[]): Promise<number> {
   const count = values.count === undefined ? Infinity : intFlag("count", values.count, 1, 2 ** 31 - 1);
 
   let quit = false;
-  let wake: (() => void) | undefined;
+  const pause = new Pause();
   const stop = () => {
     quit = true;
-    wake?.();
+    pause.wake();
   };
   const screen = isTty()
     ? new FullScreen((key) => {
@@ -50,7 +50,7 @@ export async function top(args: string[]): Promise<number> {
       if (key === "q" || key === "Q" || key === "\x03" || key === "\x1c") stop();
       else if (key === "s") {
         o.sort = SORT_KEYS[(SORT_KEYS.indexOf(o.sort) + 1) % SORT_KEYS.length];
-        wake?.();
+        pause.wake();
       }
     })
     : undefined;
@@ -76,16 +76,7 @@ export async function top(args: string[]): Promise<number> {
         const shown = o.limit === undefined ? entries : entries.slice(0, o.limit);
         out(`${n ? "\n" : ""}${head}\n${render(shown, style(), o.sort).join("\n")}\n`);
       }
-      if (n + 1 < count && !quit) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, interval);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
-      }
+      if (n + 1 < count && !quit) await pause.sleep(interval);
     }
   } finally {
     screen?.close();

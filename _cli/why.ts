@@ -26,7 +26,7 @@ import {
   table,
   UsageError,
 } from "./common.ts";
-import { FullScreen } from "./terminal.ts";
+import { FullScreen, Pause } from "./terminal.ts";
 import { cut } from "./top.ts";
 
 const USAGE = `Usage: sockbuf why (PID:FD | --port N | --pid N) [flags]
@@ -92,10 +92,10 @@ export async function why(args: string[]): Promise<number> {
     : findSocket(positionals[0]);
 
   let quit = false;
-  let wake: (() => void) | undefined;
+  const pause = new Pause();
   const stop = () => {
     quit = true;
-    wake?.();
+    pause.wake();
   };
   const screen = isTty() && !values.json
     ? new FullScreen((key) => {
@@ -107,14 +107,7 @@ export async function why(args: string[]): Promise<number> {
     let previous = sample(target);
     if (screen) draw(screen, target, interval, [], "measuring…");
     for (let n = 0; n < count && !quit;) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, interval);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      await pause.sleep(interval);
       if (quit) break;
       const current = sample(target);
       const rows = compare(previous, current);
