@@ -1,6 +1,6 @@
 /**
  * The one module that knows which runtime is running and how its objects look: whether this
- * is Bun or Deno, the host OS and CPU as the runtime names them, and what each runtime's
+ * is Bun, Deno or Node, the host OS and CPU as the runtime names them, and what each runtime's
  * socket objects say about themselves (an fd where the runtime gives one, otherwise the
  * address pair to look for). Everything else asks here instead of testing `globalThis`.
  *
@@ -18,21 +18,35 @@
  */
 import { parseIpLiteral } from "./_ip.ts";
 
-/** True under Bun, false under Deno. */
+/** True under Bun. */
 export const isBun: boolean = "Bun" in globalThis;
 
-/** The running runtime's name. */
-export const runtimeName: "bun" | "deno" = isBun ? "bun" : "deno";
+/** True under Deno. */
+export const isDeno: boolean = !isBun && "Deno" in globalThis;
 
-/** The runtime's name for the host OS: `"linux"`, `"darwin"`, `"windows"` (Deno) or `"win32"` (Bun), … */
+/**
+ * True under Node: neither Bun nor Deno (both of which also set `process.versions.node`),
+ * and a `process` that says it is Node.
+ */
+export const isNode: boolean = !isBun && !isDeno &&
+  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === "string";
+
+/** The running runtime's name. */
+export const runtimeName: "bun" | "deno" | "node" = isBun ? "bun" : isDeno ? "deno" : "node";
+
+/** The `process` of Bun or Node, which name the OS and CPU alike. */
+const nodeProcess = (): { platform: string; arch: string } =>
+  (globalThis as unknown as { process: { platform: string; arch: string } }).process;
+
+/** The runtime's name for the host OS: `"linux"`, `"darwin"`, `"windows"` (Deno) or `"win32"` (Bun, Node), … */
 export function hostOs(): string {
-  if (isBun) return (globalThis as unknown as { process: { platform: string } }).process.platform;
+  if (!isDeno) return nodeProcess().platform;
   return Deno.build.os;
 }
 
-/** The runtime's name for the CPU: `"x86_64"`/`"aarch64"` (Deno) or `"x64"`/`"arm64"` (Bun). */
+/** The runtime's name for the CPU: `"x86_64"`/`"aarch64"` (Deno) or `"x64"`/`"arm64"` (Bun, Node). */
 export function hostArch(): string {
-  if (isBun) return (globalThis as unknown as { process: { arch: string } }).process.arch;
+  if (!isDeno) return nodeProcess().arch;
   return Deno.build.arch;
 }
 

@@ -183,7 +183,12 @@ class Recorder {
   #lastSeq = -1;
   #start: number | undefined;
 
-  constructor(readonly msgSize: number, readonly clock: () => number) {
+  readonly msgSize: number;
+  readonly clock: () => number;
+
+  constructor(msgSize: number, clock: () => number) {
+    this.msgSize = msgSize;
+    this.clock = clock;
     this.#reader = new MessageReader(msgSize);
   }
 
@@ -224,7 +229,12 @@ class Recorder {
 class Bucket {
   #tokens = 0;
   #last = performance.now();
-  constructor(readonly rate: number, readonly burst: number) {}
+  readonly rate: number;
+  readonly burst: number;
+  constructor(rate: number, burst: number) {
+    this.rate = rate;
+    this.burst = burst;
+  }
 
   level(): number {
     const now = performance.now();
@@ -985,7 +995,12 @@ class ChildLines {
   #stderr = "";
   exited: number | null | undefined = undefined;
 
-  constructor(readonly child: ReturnType<typeof spawn>, readonly label: string) {
+  readonly child: ReturnType<typeof spawn>;
+  readonly label: string;
+
+  constructor(child: ReturnType<typeof spawn>, label: string) {
+    this.child = child;
+    this.label = label;
     child.stdout!.setEncoding("utf8");
     child.stdout!.on("data", (s: string) => {
       const parts = (this.#tail + s).split("\n");
