@@ -1,13 +1,13 @@
 /**
  * The npm package, the way a newcomer with only Node meets it: tools/build_npm.ts builds it,
  * `npm pack` packs it, `npm install <tarball>` puts it in an empty project (koffi comes from
- * the registry), and a 10-line `node:http` server there prints `inspect(req.socket)` for a
+ * the registry), and the `node:http` server README.md shows prints `inspect(req.socket)` for a
  * request curl makes, checked against `ss -tmi`, under Node 22 (koffi), Node 26 (`node:ffi`)
- * and Bun; `npx sockbuf ls --json` (and `bunx`) from that project lists the server.
+ * and Bun; `npx sockbuf ls --json` (`bunx --bun` under Bun) from that project lists the server.
  *
- * One build, pack and install per run of this file, shared by its tests; the runtimes are
- * spawned by path (the pinned node22, node26 and bun devDependencies), whichever one runs the
- * suite.
+ * One build, pack and install per run of this file, shared by its tests, and removed after
+ * them; the runtimes are spawned by path (the pinned node22, node26 and bun devDependencies),
+ * whichever runtime runs the suite.
  */
 import { after, describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
@@ -32,16 +32,20 @@ const RUNTIMES = [
   { name: "Bun", exe: bin(".bin", "bun"), node: false },
 ];
 
-/** The server README.md shows, but on a free port it announces (the README's listens on 8080). */
-const SERVER = `import { createServer } from "node:http";
-import { inspect } from "@sockbuf/sockbuf";
-
-const server = createServer(async (req, res) => {
-  console.log(JSON.stringify({ client: req.socket.remotePort, buffer: await inspect(req.socket) }));
-  const tick = setInterval(() => res.write(\`\${new Date().toISOString()}\\n\`), 2000);
-  res.on("close", () => clearInterval(tick));
-}).listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: server.address().port })));
-`;
+/**
+ * The server README.md's "From npm" section shows, verbatim but for its port: 0, so the
+ * system picks a free one (the server prints the port it got).
+ */
+function readmeServer(): string {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("\n## From npm (Node and Bun)\n"));
+  const code = /\n```js\n([\s\S]*?)\n```\n/.exec(section.slice(0, section.indexOf("\n## ", 1)))?.[1];
+  assert.ok(code, "README.md's From npm section shows a ```js server");
+  assert.equal(code.split("\n").length <= 10, true, `the server is at most 10 lines:\n${code}`);
+  const listen = '.listen(8080, "127.0.0.1",';
+  assert.ok(code.includes(listen), `the README's server listens with ${listen}`);
+  return `${code.replace(listen, '.listen(0, "127.0.0.1",')}\n`;
+}
 
 /** A consumer's TypeScript, importing every entry point: the shipped .d.ts files must check. */
 const CONSUMER = `import { createServer } from "node:http";
@@ -253,7 +257,7 @@ describe("the npm package", { skip: !linux && "Linux only: ss, and the CLI's ls"
         const { project } = installed();
         // .mjs: the project's package.json has no "type", as npm writes it.
         const file = `server-${rt.name.replace(/\W+/g, "-")}.mjs`;
-        writeFileSync(join(project, file), SERVER, { flag: "wx" });
+        writeFileSync(join(project, file), readmeServer(), { flag: "wx" });
         const server = spawn(rt.exe, [file], { cwd: project, stdio: ["ignore", "pipe", "pipe"] });
         const out = lines(server.stdout!);
         const err = lines(server.stderr!);
