@@ -172,7 +172,8 @@ export function buildNpm(out: string = join(ROOT, ".tmp", "npm")): NpmBuild {
     engines: { node: ">=22" },
     // Node before 26 has no FFI of its own; ffi/node.ts loads koffi there. Deno and Bun never do.
     optionalDependencies: { koffi },
-    // Only ./metrics/otel is written for it, and it imports nothing from it (a Meter is duck-typed).
+    // Only ./metrics/otel is written for it, and imports nothing from it (it takes any Meter);
+    // 1.3.0 is the first API with metrics (the Meter methods it calls; 1.2.0 has none).
     peerDependencies: { "@opentelemetry/api": "^1.3.0" },
     peerDependenciesMeta: { "@opentelemetry/api": { optional: true } },
   };
