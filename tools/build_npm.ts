@@ -27,14 +27,20 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
-/** The launcher behind `npx sockbuf` and `bunx sockbuf`: cli.js's `main` with the process's arguments. */
-const LAUNCHER = `#!/usr/bin/env node
-// The sockbuf command line, for npm installs (npx sockbuf, bunx sockbuf). See cli.d.ts.
-import process from "node:process";
-import { main } from "../cli.js";
-
-process.exitCode = await main(process.argv.slice(2));
-`;
+/**
+ * The launcher behind `npx sockbuf` and `bunx sockbuf`: cli.js's `main` with the process's
+ * arguments. (Lines in an array: an import at the start of a line here would read, to
+ * tests/source_layout.test.ts, as this file importing cli.js.)
+ */
+const LAUNCHER = [
+  "#!/usr/bin/env node",
+  "// The sockbuf command line, for npm installs (npx sockbuf, bunx sockbuf). See cli.d.ts.",
+  'import process from "node:process";',
+  'import { main } from "../cli.js";',
+  "",
+  "process.exitCode = await main(process.argv.slice(2));",
+  "",
+].join("\n");
 
 /** What the build wrote: the output folder and its package.json. */
 export interface NpmBuild {
