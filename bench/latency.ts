@@ -90,9 +90,16 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { lowLatencyWriter, SockbufError, tcpInfo, watch } from "../mod.ts";
 import { setReceiveBuffer, sleep, unconnectedFd } from "../_testing.ts";
+import { runtimeName } from "../_runtime.ts";
 import { binWidth, renderChart, timeline, type TimelineBin, writeChart } from "./latency_chart.ts";
 
-export const runtime: "bun" | "deno" = "Bun" in globalThis ? "bun" : "deno";
+export const runtime: "bun" | "deno" | "node" = runtimeName;
+
+/** Why this runtime cannot run the bench's receiver, or undefined where it can. */
+export const receiverUnavailable: string | undefined = runtime === "node"
+  ? "the receiver uses the runtime's own sockets (Deno.listen, Bun.listen): Node has only node:net, " +
+    "which reads ahead while paused and would add that delay to every message"
+  : undefined;
 
 /** How the sender writes. */
 export type Mode = "naive" | "lowLatency";
@@ -301,6 +308,9 @@ interface BunApi {
  * and reads the first connection — at `rate` bytes/s, or as fast as it comes.
  */
 export function listenReceiver(opts: ReceiverOptions): Receiver {
+  if (receiverUnavailable) {
+    throw new Error(`bench/latency.ts cannot run on ${runtime}: ${receiverUnavailable}`);
+  }
   const rec = new Recorder(opts.msgSize, opts.clock);
   const rate = opts.rate ?? Infinity;
   const limited = Number.isFinite(rate);
