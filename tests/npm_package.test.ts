@@ -229,6 +229,20 @@ describe("the npm package", { skip: !linux && "Linux only: ss, and the CLI's ls"
     },
   );
 
+  it("the build refuses an output folder it would empty over the sources", () => {
+    for (const out of [ROOT, dirname(ROOT), join(ROOT, "ffi"), join(ROOT, ".tmp")]) {
+      assert.throws(() => buildNpm(out), (err: Error) => {
+        assert.ok(err instanceof RangeError, String(err));
+        assert.match(
+          err.message,
+          /^Expected an output folder outside the sources \(or under \.tmp\/\), got /,
+        );
+        return true;
+      });
+    }
+    assert.ok(existsSync(join(ROOT, "ffi", "mod.ts")), "and left them alone");
+  });
+
   it("its .d.ts files type-check in a TypeScript project that imports every entry point", SLOW, (t) => {
     if (!tools(t)) return;
     const exe = RUNTIMES.find((r) => existsSync(r.exe))?.exe;
@@ -255,6 +269,8 @@ describe("the npm package", { skip: !linux && "Linux only: ss, and the CLI's ls"
         if (!needs(t, hasTool("curl", ["--version"]), "curl")) return;
         if (!needs(t, hasTool("ss", ["-V"]), "ss from iproute2")) return;
         const { project } = installed();
+        // npx --no-install and bunx would otherwise fetch whatever the registry calls "sockbuf".
+        assert.ok(existsSync(join(project, "node_modules", ".bin", "sockbuf")), "npm linked the bin");
         // .mjs: the project's package.json has no "type", as npm writes it.
         const file = `server-${rt.name.replace(/\W+/g, "-")}.mjs`;
         writeFileSync(join(project, file), readmeServer(), { flag: "wx" });
