@@ -1,6 +1,6 @@
 /**
  * The one module that knows which runtime is running and how its objects look: whether this
- * is Bun or Deno, the host OS and CPU as the runtime names them, and what each runtime's
+ * is Bun, Deno or Node, the host OS and CPU as the runtime names them, and what each runtime's
  * socket objects say about themselves (an fd where the runtime gives one, otherwise the
  * address pair to look for). Everything else asks here instead of testing `globalThis`.
  *
@@ -8,6 +8,11 @@
  * | --- | --- |
  * | Bun `Bun.connect`/`Bun.listen` socket | `socket.fd`, checked against `localAddress`, `localPort`, `remoteAddress`, `remotePort` |
  * | Bun `node:net` socket | `_handle.fd`, checked the same way |
+ * | Node `node:net`/`node:tls` socket | `_handle.fd`, checked the same way |
+ * | Node `http`/`https` request or response, `http2` compat request or response | its `socket`, as above |
+ * | Node `http2` session | its `socket` (a proxy that still gives `_handle.fd`) |
+ * | Node `http2` stream | its `session`'s socket |
+ * | `ws` WebSocket (server or client side) | its `_socket` |
  * | Deno `Deno.connect`/`connectTls`/`accept()` conn | `localAddr`, `remoteAddr` (no fd since Deno 2) |
  * | Deno `node:net` socket | `localAddress`, `localPort`, `remoteAddress`, `remotePort` (`_handle.fdForIpc()` would return a dup that must be closed, so it is not used) |
  * | Deno `Deno.serve` | `server.addr`, `info.remoteAddr` (no local address: a `0.0.0.0` listener leaves it unknown) |
@@ -18,21 +23,35 @@
  */
 import { parseIpLiteral } from "./_ip.ts";
 
-/** True under Bun, false under Deno. */
+/** True under Bun. */
 export const isBun: boolean = "Bun" in globalThis;
 
-/** The running runtime's name. */
-export const runtimeName: "bun" | "deno" = isBun ? "bun" : "deno";
+/** True under Deno. */
+export const isDeno: boolean = !isBun && "Deno" in globalThis;
 
-/** The runtime's name for the host OS: `"linux"`, `"darwin"`, `"windows"` (Deno) or `"win32"` (Bun), … */
+/**
+ * True under Node: neither Bun nor Deno (both of which also set `process.versions.node`),
+ * and a `process` that says it is Node.
+ */
+export const isNode: boolean = !isBun && !isDeno &&
+  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === "string";
+
+/** The running runtime's name. */
+export const runtimeName: "bun" | "deno" | "node" = isBun ? "bun" : isDeno ? "deno" : "node";
+
+/** The `process` of Bun or Node, which name the OS and CPU alike. */
+const nodeProcess = (): { platform: string; arch: string } =>
+  (globalThis as unknown as { process: { platform: string; arch: string } }).process;
+
+/** The runtime's name for the host OS: `"linux"`, `"darwin"`, `"windows"` (Deno) or `"win32"` (Bun, Node), … */
 export function hostOs(): string {
-  if (isBun) return (globalThis as unknown as { process: { platform: string } }).process.platform;
+  if (!isDeno) return nodeProcess().platform;
   return Deno.build.os;
 }
 
-/** The runtime's name for the CPU: `"x86_64"`/`"aarch64"` (Deno) or `"x64"`/`"arm64"` (Bun). */
+/** The runtime's name for the CPU: `"x86_64"`/`"aarch64"` (Deno) or `"x64"`/`"arm64"` (Bun, Node). */
 export function hostArch(): string {
-  if (isBun) return (globalThis as unknown as { process: { arch: string } }).process.arch;
+  if (!isDeno) return nodeProcess().arch;
   return Deno.build.arch;
 }
 
@@ -162,12 +181,61 @@ function ridClosed(o: Loose): boolean {
   }
 }
 
+/** True for an object shaped like a node:net socket (open: `_handle`; closed: its address getters). */
+const netLike = (x: unknown): x is Loose => isObject(x) && ("_handle" in x || "remotePort" in x);
+
+/**
+ * A Node object that holds its connection's socket rather than being it, and that socket
+ * (`undefined` once the object has let it go): `[what it is, the socket, the cache key]`.
+ */
+function carrier(o: Loose): [string, unknown, object] | undefined {
+  // ws's WebSocket keeps the net or TLS socket it upgraded from as `_socket`.
+  if ("_socket" in o && typeof o.readyState === "number" && typeof o.ping === "function") {
+    return ["ws WebSocket", o._socket, o];
+  }
+  // An http2 session; its `socket` is a proxy that forwards reads to the real socket.
+  if (typeof o.goaway === "function" && "socket" in o) return ["http2 session", o.socket, o];
+  // An http2 stream: its session's socket, while it has a session (a closed stream has none).
+  if ("rstCode" in o && "sentHeaders" in o && "session" in o) {
+    return ["http2 stream", isObject(o.session) ? o.session.socket : undefined, o];
+  }
+  // http/https IncomingMessage, ServerResponse, ClientRequest, and http2's compat request and
+  // response: the socket is the key, so a keep-alive connection's requests share one lookup.
+  if ("socket" in o && !("_handle" in o) && !("remotePort" in o)) {
+    const kind = typeof o.httpVersion === "string"
+      ? "http request"
+      : typeof o.writeHead === "function"
+      ? "http response"
+      : typeof o.setHeader === "function"
+      ? "http client request"
+      : undefined;
+    if (kind && (o.socket === null || o.socket === undefined || netLike(o.socket))) {
+      return [kind, o.socket, isObject(o.socket) ? o.socket : o];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * True for the error an http2 session's `socket` proxy throws on every read once the
+ * session has let its socket go.
+ */
+const unbound = (err: unknown): boolean => isObject(err) && err.code === "ERR_HTTP2_SOCKET_UNBOUND";
+
 /**
  * The hint for a runtime socket object, or `undefined` for a shape this file does not know.
  * @throws {TypeError} for a UDP socket object
  */
 export function hintOf(x: object): SocketHint | undefined {
-  const o = x as Loose;
+  try {
+    return hint(x as Loose);
+  } catch (err) {
+    if (!unbound(err)) throw err;
+    return { key: x, kind: "http2 session's socket", gone: `Node says "${(err as Error).message}"` };
+  }
+}
+
+function hint(o: Loose): SocketHint | undefined {
   const udp = udpKind(o);
   if (udp) {
     throw new TypeError(`Expected a TCP socket, got a ${udp}: a UDP socket has no send buffer queue to read`);
@@ -217,7 +285,21 @@ export function hintOf(x: object): SocketHint | undefined {
       open: denoOpen(o),
     };
   }
-  // Bun sockets (fd), node:net sockets (Bun: _handle.fd), plain address pairs
+  // Node objects holding a socket: the socket's hint, named after what the caller passed
+  const held = carrier(o);
+  if (held) {
+    const [kind, socket, key] = held;
+    const inner = isObject(socket) ? hintOf(socket) : undefined;
+    if (!inner) {
+      return {
+        key,
+        kind,
+        gone: `its socket is ${socket === null ? "null" : "gone"}: the connection has ended`,
+      };
+    }
+    return { ...inner, key, kind: `${kind}'s ${inner.kind}` };
+  }
+  // Bun sockets (fd), node:net sockets (Bun, Node: _handle.fd), plain address pairs
   const handleFd = isObject(o._handle) ? num(o._handle.fd) : undefined;
   const fd = num(o.fd) ?? handleFd;
   const pair = {
@@ -229,8 +311,9 @@ export function hintOf(x: object): SocketHint | undefined {
   if (fd !== undefined && fd >= 0) {
     return { fd, ...pair, key: o, kind: handleFd === undefined ? "socket" : "node:net socket" };
   }
-  // `in`, not a value test: a closed node:net socket still has the getters, all undefined.
-  if ("localPort" in o || "remoteAddress" in o || "remotePort" in o) {
+  // `in` for a closed node:net socket, whose getters all give undefined; values for an http2
+  // session's socket proxy, which answers reads but not `in`.
+  if ("localPort" in o || "remoteAddress" in o || "remotePort" in o || pair.remotePort !== undefined) {
     return { ...pair, key: o, kind: "_handle" in o ? "node:net socket" : "address pair" };
   }
   return undefined;
@@ -239,9 +322,14 @@ export function hintOf(x: object): SocketHint | undefined {
 /** The object whose lifetime is the connection's: the cache key, found without a full hint. */
 export function keyOf(x: object): object {
   const o = x as Loose;
-  if (isObject(o.server) && isObject(o.info)) return o.info;
-  if (isObject(o.server) && isObject(o.request)) return o.request;
-  return o;
+  try {
+    if (isObject(o.server) && isObject(o.info)) return o.info;
+    if (isObject(o.server) && isObject(o.request)) return o.request;
+    return carrier(o)?.[2] ?? o;
+  } catch (err) {
+    if (unbound(err)) return o; // the proxy itself, as when it was first resolved
+    throw err;
+  }
 }
 
 /**

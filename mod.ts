@@ -76,6 +76,7 @@ export type {
   SendBuffer,
   SocketAddress,
   SocketEntry,
+  SocketHolder,
   SocketMemory,
   SocketProcess,
   TcpInfo,

@@ -248,11 +248,16 @@ export class ReceiptBook {
   #following = false;
   #failure: unknown;
 
-  constructor(
-    private readonly mark: () => StreamMark,
-    private readonly pollMs: number,
-    private readonly signal: AbortSignal,
-  ) {}
+  private readonly mark: () => StreamMark;
+  private readonly pollMs: number;
+  private readonly signal: AbortSignal;
+
+  // Fields assigned by hand, not parameter properties: Node runs .ts by erasing types only.
+  constructor(mark: () => StreamMark, pollMs: number, signal: AbortSignal) {
+    this.mark = mark;
+    this.pollMs = pollMs;
+    this.signal = signal;
+  }
 
   /** A receipt for `chunk`, timed from now. */
   track(chunk: Uint8Array): Promise<MessageReceipt> {

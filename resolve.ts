@@ -10,7 +10,7 @@ import { SockbufError } from "./errors.ts";
 import { hintOf, isUnspecified, keyOf, type SocketHint } from "./_runtime.ts";
 import { parseIpLiteral } from "./_ip.ts";
 import { platform } from "./platform/mod.ts";
-import type { AddressPair, BunServeRequest, ConnLike, DenoServeRequest } from "./types.ts";
+import type { AddressPair, BunServeRequest, ConnLike, DenoServeRequest, SocketHolder } from "./types.ts";
 
 /** Parses an IPv4 or IPv6 literal into 16 bytes, IPv4 mapped to `::ffff:a.b.c.d`. */
 export function parseIp(text: string): Uint8Array | undefined {
@@ -46,6 +46,15 @@ export class ResolvedSocket {
     this.kind = kind;
     this.#identity = identity;
     this.#open = open;
+  }
+
+  /**
+   * @internal True for a ResolvedSocket. A brand check, not `instanceof`: that asks the
+   * object's prototype, and an http2 session's `socket` proxy throws on that once the
+   * session has let its socket go.
+   */
+  static isOne(x: object): x is ResolvedSocket {
+    return #identity in x;
   }
 
   /** "fd 22" for a raw fd, "the Deno conn's fd 22" for an object. */
@@ -106,7 +115,7 @@ export class ResolvedSocket {
  * await server.shutdown();
  * ```
  *
- * @example A `node:net` socket, on Deno or Bun
+ * @example A `node:net` socket, on Node, Deno or Bun
  * ```ts
  * import * as net from "node:net";
  * import { inspect } from "@sockbuf/sockbuf";
@@ -164,6 +173,7 @@ export type SocketLike =
   | AddressPair
   | DenoServeRequest
   | BunServeRequest
+  | SocketHolder
   | ResolvedSocket;
 
 const cache = new WeakMap<object, ResolvedSocket>();
@@ -298,7 +308,8 @@ function resolveObject(socket: object, key: object): ResolvedSocket {
   const h = hintOf(socket);
   if (!h) {
     throw new TypeError(
-      "Expected a socket: a file descriptor, a Deno conn, a node:net or Bun socket, " +
+      "Expected a socket: a file descriptor, a Deno conn, a node:net, node:tls or Bun socket, " +
+        "a node:http request or response, an http2 session or stream, a ws WebSocket, " +
         "{ server, info } from Deno.serve, { server, request } from Bun.serve, or " +
         "{ localPort, remoteAddress, remotePort }",
     );
@@ -327,7 +338,7 @@ function resolveObject(socket: object, key: object): ResolvedSocket {
 /** The checked fd for any accepted socket form; raw fds are checked as arguments only. */
 export function fdOf(socket: SocketLike): number {
   if (typeof socket !== "object" || socket === null) return checkFd(socket);
-  if (socket instanceof ResolvedSocket) return socket.checkedFd();
+  if (ResolvedSocket.isOne(socket)) return socket.checkedFd();
   const key = keyOf(socket);
   const cached = cache.get(key);
   return cached ? cached.checkedFd() : resolveObject(socket, key).fd;
@@ -374,7 +385,7 @@ export function resolveSocket(socket: SocketLike): Promise<ResolvedSocket> {
       const fd = checkFd(socket);
       return new ResolvedSocket(fd, "fd", platform().sockets.identity(fd));
     }
-    if (socket instanceof ResolvedSocket) return socket;
+    if (ResolvedSocket.isOne(socket)) return socket;
     const key = keyOf(socket);
     return cache.get(key) ?? resolveObject(socket, key);
   });

@@ -266,6 +266,38 @@ export interface AddressPair {
 }
 
 /**
+ * A Node object that holds its connection's socket rather than being it: a `node:http` or
+ * `node:https` request or response (its `socket`), an `http2` session (its `socket`), an
+ * `http2` stream (its session's), or a `ws` WebSocket (its `_socket`). Passing it is the same
+ * as passing that socket, checked against the same addresses, so a closed one is refused.
+ *
+ * @example The request inside a `node:http` handler (Node, Deno, Bun)
+ * ```ts
+ * import * as http from "node:http";
+ * import { inspect, type SocketHolder } from "@sockbuf/sockbuf";
+ *
+ * const server = http.createServer(async (req, res) => {
+ *   const holder: SocketHolder = req;
+ *   const { queued } = await inspect(holder);
+ *   res.end(`${queued} bytes queued`);
+ * });
+ * await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+ * const { port } = server.address() as { port: number };
+ * console.log(await (await fetch(`http://127.0.0.1:${port}/`)).text());
+ * server.closeAllConnections();
+ * server.close();
+ * ```
+ */
+export interface SocketHolder {
+  /** `node:http` request or response, `http2` session: the socket. */
+  readonly socket?: unknown;
+  /** `http2` stream: its session. */
+  readonly session?: unknown;
+  /** `ws` WebSocket: its state (its socket is the undeclared `_socket`). */
+  readonly readyState?: unknown;
+}
+
+/**
  * A request inside `Deno.serve`: the server and the handler's `info`.
  *
  * @example A helper that reports the connection's queue in a response header

@@ -4,18 +4,20 @@
  *
  * Deno's `node:process` is a compatibility layer that takes about 30 ms to load (measured
  * here: a script importing it starts in ~64 ms instead of ~31 ms); `sockbuf ls` must start
- * faster than that to be quicker than `ss`. Bun's `process` is native and costs nothing.
+ * faster than that to be quicker than `ss`. Bun's `process` is native and costs nothing, and
+ * Node's is its own: both are used as they are.
  *
  * @module
  */
-import { isBun } from "../_runtime.ts";
+import { isBun, isDeno } from "../_runtime.ts";
 
-interface BunProcess {
+interface NodeProcess {
   argv: string[];
   exitCode: number | undefined;
   env: Record<string, string | undefined>;
   platform: string;
   stdout: { isTTY?: boolean };
+  getBuiltinModule?: (id: string) => unknown;
 }
 interface BunFs {
   writeSync(fd: number, data: Uint8Array, offset?: number): number;
@@ -24,7 +26,8 @@ interface BunPoll {
   symbols: { poll(fds: Uint8Array, nfds: number, timeout: number): number };
 }
 
-const bunProcess = isBun ? (globalThis as unknown as { process: BunProcess }).process : undefined;
+// Bun's and Node's `process` (Node's has the same members this file reads).
+const nodeProcess = isDeno ? undefined : (globalThis as unknown as { process: NodeProcess }).process;
 const encoder = new TextEncoder();
 const bunRequire = <T>(id: string): T => (import.meta as unknown as { require(id: string): T }).require(id);
 
@@ -42,18 +45,18 @@ export class BrokenPipe extends Error {
 
 /** The command-line arguments after the script's name. */
 export function args(): string[] {
-  return bunProcess ? bunProcess.argv.slice(2) : Deno.args;
+  return nodeProcess ? nodeProcess.argv.slice(2) : Deno.args;
 }
 
 /** Sets the code the process exits with once its work is done. */
 export function setExitCode(code: number): void {
-  if (bunProcess) bunProcess.exitCode = code;
+  if (nodeProcess) nodeProcess.exitCode = code;
   else Deno.exitCode = code;
 }
 
 /** An environment variable; `undefined` when unset or not readable (Deno without `--allow-env`). */
 export function env(name: string): string | undefined {
-  if (bunProcess) return bunProcess.env[name];
+  if (nodeProcess) return nodeProcess.env[name];
   try {
     return Deno.env.get(name);
   } catch {
@@ -63,7 +66,11 @@ export function env(name: string): string | undefined {
 
 /** True when stdout is a terminal. */
 export function stdoutIsTerminal(): boolean {
-  return bunProcess ? bunProcess.stdout.isTTY === true : Deno.stdout.isTerminal();
+  if (nodeProcess && !isBun) {
+    // Node: ask isatty(1) rather than create process.stdout, which makes a pipe non-blocking.
+    return (nodeProcess.getBuiltinModule!("node:tty") as { isatty(fd: number): boolean }).isatty(1);
+  }
+  return nodeProcess ? nodeProcess.stdout.isTTY === true : Deno.stdout.isTerminal();
 }
 
 /**
@@ -71,14 +78,14 @@ export function stdoutIsTerminal(): boolean {
  * reader makes it wait, never reorders. A reader that went away throws {@linkcode BrokenPipe}.
  */
 export function writeStdout(text: string): void {
-  if (bunProcess) bunWriteAll(1, text);
+  if (nodeProcess) fdWriteAll(1, text);
   else denoWriteAll(Deno.stdout, text);
 }
 
 /** Writes all of `text` to stderr; if stderr is closed there is nowhere to say so, so nothing happens. */
 export function writeStderr(text: string): void {
   try {
-    if (bunProcess) bunWriteAll(2, text);
+    if (nodeProcess) fdWriteAll(2, text);
     else denoWriteAll(Deno.stderr, text);
   } catch (err) {
     if (!(err instanceof BrokenPipe)) throw err;
@@ -100,13 +107,13 @@ let bunFs: BunFs | undefined;
 let bunPoll: BunPoll | undefined;
 
 /**
- * Bun: writes all of `text` to `fd` synchronously. Bun makes its stdio pipes non-blocking,
+ * Bun and Node: writes all of `text` to `fd` synchronously. Bun makes its stdio pipes non-blocking,
  * so a full pipe gives EAGAIN; handing the rest to an asynchronous stream would let the next
  * write overtake it, so wait with poll(2) until the pipe takes more, and go on writing here.
  */
-function bunWriteAll(fd: number, text: string): void {
+function fdWriteAll(fd: number, text: string): void {
   const bytes = encoder.encode(text);
-  bunFs ??= bunRequire<BunFs>("node:fs");
+  bunFs ??= isBun ? bunRequire<BunFs>("node:fs") : nodeProcess!.getBuiltinModule!("node:fs") as BunFs;
   for (let off = 0; off < bytes.length;) {
     try {
       off += bunFs.writeSync(fd, bytes, off);
@@ -121,9 +128,14 @@ function bunWriteAll(fd: number, text: string): void {
 
 /** Blocks until `fd` can be written (or has failed: the next write says how). */
 function waitWritable(fd: number): void {
+  if (!isBun) {
+    // Node: no bun:ffi here, and a pipe someone else made non-blocking is rare: wait 1 ms.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    return;
+  }
   if (!bunPoll) {
     const ffi = bunRequire<{ dlopen(path: string, symbols: object): BunPoll }>("bun:ffi");
-    const libc = bunProcess!.platform === "darwin" ? "/usr/lib/libSystem.B.dylib" : "libc.so.6";
+    const libc = nodeProcess!.platform === "darwin" ? "/usr/lib/libSystem.B.dylib" : "libc.so.6";
     // poll(struct pollfd *fds, nfds_t nfds, int timeout): not variadic, so safe on every ABI.
     bunPoll = ffi.dlopen(libc, { poll: { args: ["ptr", "u64", "i32"], returns: "i32" } });
   }

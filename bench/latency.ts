@@ -90,9 +90,16 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { lowLatencyWriter, SockbufError, tcpInfo, watch } from "../mod.ts";
 import { setReceiveBuffer, sleep, unconnectedFd } from "../_testing.ts";
+import { runtimeName } from "../_runtime.ts";
 import { binWidth, renderChart, timeline, type TimelineBin, writeChart } from "./latency_chart.ts";
 
-export const runtime: "bun" | "deno" = "Bun" in globalThis ? "bun" : "deno";
+export const runtime: "bun" | "deno" | "node" = runtimeName;
+
+/** Why this runtime cannot run the bench's receiver, or undefined where it can. */
+export const receiverUnavailable: string | undefined = runtime === "node"
+  ? "the receiver uses the runtime's own sockets (Deno.listen, Bun.listen): Node has only node:net, " +
+    "which reads ahead while paused and would add that delay to every message"
+  : undefined;
 
 /** How the sender writes. */
 export type Mode = "naive" | "lowLatency";
@@ -183,7 +190,12 @@ class Recorder {
   #lastSeq = -1;
   #start: number | undefined;
 
-  constructor(readonly msgSize: number, readonly clock: () => number) {
+  readonly msgSize: number;
+  readonly clock: () => number;
+
+  constructor(msgSize: number, clock: () => number) {
+    this.msgSize = msgSize;
+    this.clock = clock;
     this.#reader = new MessageReader(msgSize);
   }
 
@@ -224,7 +236,12 @@ class Recorder {
 class Bucket {
   #tokens = 0;
   #last = performance.now();
-  constructor(readonly rate: number, readonly burst: number) {}
+  readonly rate: number;
+  readonly burst: number;
+  constructor(rate: number, burst: number) {
+    this.rate = rate;
+    this.burst = burst;
+  }
 
   level(): number {
     const now = performance.now();
@@ -291,6 +308,9 @@ interface BunApi {
  * and reads the first connection — at `rate` bytes/s, or as fast as it comes.
  */
 export function listenReceiver(opts: ReceiverOptions): Receiver {
+  if (receiverUnavailable) {
+    throw new Error(`bench/latency.ts cannot run on ${runtime}: ${receiverUnavailable}`);
+  }
   const rec = new Recorder(opts.msgSize, opts.clock);
   const rate = opts.rate ?? Infinity;
   const limited = Number.isFinite(rate);
@@ -985,7 +1005,12 @@ class ChildLines {
   #stderr = "";
   exited: number | null | undefined = undefined;
 
-  constructor(readonly child: ReturnType<typeof spawn>, readonly label: string) {
+  readonly child: ReturnType<typeof spawn>;
+  readonly label: string;
+
+  constructor(child: ReturnType<typeof spawn>, label: string) {
+    this.child = child;
+    this.label = label;
     child.stdout!.setEncoding("utf8");
     child.stdout!.on("data", (s: string) => {
       const parts = (this.#tail + s).split("\n");

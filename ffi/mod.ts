@@ -4,18 +4,21 @@
  *
  * @module
  */
-import { isBun } from "../_runtime.ts";
-import type { Libc, LibcSpec } from "./types.ts";
+import { runtimeName } from "../_runtime.ts";
+import type { Libc, LibcSpec, OpenLibc } from "./types.ts";
 import { openLibc as openDeno } from "./deno.ts";
 import { openLibc as openBun } from "./bun.ts";
+import { openLibc as openNode } from "./node.ts";
 
 export type { Libc, LibcSpec } from "./types.ts";
 
 let loaded: Libc | undefined;
 
+const bindings: Record<typeof runtimeName, OpenLibc> = { bun: openBun, deno: openDeno, node: openNode };
+
 /** libc, opened on first use. */
 export function libc(spec: LibcSpec): Libc {
-  return loaded ??= (isBun ? openBun : openDeno)(spec);
+  return loaded ??= bindings[runtimeName](spec);
 }
 
 /** Unloads libc if it is loaded; safe to call any number of times. */

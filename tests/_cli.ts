@@ -1,20 +1,31 @@
 /**
  * Running the `sockbuf` command line from tests as a user runs it: a separate process under
- * the runtime running the suite (`deno run --allow-all cli.ts …` or `bun cli.ts …`).
+ * the runtime running the suite (`deno run --allow-all cli.ts …`, `bun cli.ts …`, or `node cli.ts …`
+ * with the very Node binary running the suite, so the Node 26 and Node 22 runs each test their own).
  */
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { runtime, sleep } from "./_helpers.ts";
+import { hasTool, runtime, sleep } from "./_helpers.ts";
 
 /** The repository's root, the CLI's working directory. */
 export const root: string = fileURLToPath(new URL("..", import.meta.url));
 
 /** The CLI's argv under this suite's runtime: `[command, args]`. */
 export const cliArgv = (args: string[]): readonly [string, string[]] =>
-  runtime === "deno" ? ["deno", ["run", "--allow-all", "cli.ts", ...args]] : ["bun", ["cli.ts", ...args]];
+  runtime === "deno"
+    ? ["deno", ["run", "--allow-all", "cli.ts", ...args]]
+    : runtime === "bun"
+    ? ["bun", ["cli.ts", ...args]]
+    : [process.execPath, ["cli.ts", ...args]];
+
+/**
+ * True when the CLI's runtime can be started: Deno and Bun from PATH (npm test puts
+ * node_modules/.bin there); Node is the binary running the suite itself.
+ */
+export const hasRuntime = (): boolean => runtime === "node" || hasTool(runtime);
 
 /** What one run of the CLI gave. */
 export interface CliResult {

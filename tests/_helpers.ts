@@ -28,7 +28,7 @@ import { runtimeName } from "../_runtime.ts";
 export { setReceiveBuffer, sleep, type StalledPair, stalledPair, unconnectedFd } from "../_testing.ts";
 
 export const CI = process.env.CI === "true";
-export const runtime: "bun" | "deno" = runtimeName;
+export const runtime: "bun" | "deno" | "node" = runtimeName;
 
 /** True when `cmd` runs. */
 export function hasTool(cmd: string, args: string[] = ["--version"]): boolean {

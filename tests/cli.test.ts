@@ -21,18 +21,11 @@ import {
   type TmuxSession,
   tmuxSession,
 } from "./_helpers.ts";
-import { childOf } from "./_cli.ts";
+import { childOf, cliArgv, hasRuntime } from "./_cli.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const linux = process.platform === "linux";
 const isRoot = process.getuid?.() === 0;
-
-/** The CLI's argv under this suite's runtime. */
-const cliArgv = (args: string[]) =>
-  runtime === "deno" ? ["deno", ["run", "--allow-all", "cli.ts", ...args]] as const : [
-    "bun",
-    ["cli.ts", ...args],
-  ] as const;
 
 /** Runs the CLI to completion (the event loop of this process waits meanwhile). */
 function cli(args: string[], env: Record<string, string> = {}) {
@@ -41,6 +34,8 @@ function cli(args: string[], env: Record<string, string> = {}) {
     cwd: root,
     encoding: "utf8",
     timeout: 60_000,
+    // Node stops at 1 MiB by default; `ls --json` on a busy host prints more.
+    maxBuffer: 256 << 20,
     env: { ...process.env, NO_COLOR: "1", ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, all: `${r.stdout}\n${r.stderr}` };
@@ -59,7 +54,7 @@ async function settle(fd: number): Promise<void> {
 
 describe(`sockbuf command line (${runtime})`, () => {
   it("prints help for itself and every command, with exit code 0", (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     const top = cli(["--help"]);
     assert.equal(top.code, 0, top.all);
     for (const name of ["ls", "top", "inspect", "why", "export", "route", "demo"]) {
@@ -71,7 +66,7 @@ describe(`sockbuf command line (${runtime})`, () => {
   });
 
   it("exits 2 with a message naming the problem for a wrong command line", (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     const cases: [string[], RegExp][] = [
       [[], /Usage: sockbuf <command>/],
       [["frobnicate"], /unknown command "frobnicate"/],
@@ -96,7 +91,7 @@ describe(`sockbuf command line (${runtime})`, () => {
     skip: !linux && "Linux only: sock_diag",
     timeout: 60_000,
   }, async (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     if (!needs(t, hasTool("ss", ["-V"]), "ss from iproute2")) return;
     const pairs = [];
     try {
@@ -147,7 +142,7 @@ describe(`sockbuf command line (${runtime})`, () => {
   it("ls shows a readable table, and --port, --pid and --limit narrow it", {
     skip: !linux && "Linux only: sock_diag",
   }, async (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     const pair = await stalledPair();
     try {
       pair.client.write(new Uint8Array(4 << 20));
@@ -177,7 +172,7 @@ describe(`sockbuf command line (${runtime})`, () => {
   it("inspect PID:FD reads a socket of another process as ss does", {
     skip: !linux && "Linux only: pidfd_getfd",
   }, async (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     if (!needs(t, isRoot, "root (pidfd_getfd needs ptrace rights over this test process)")) return;
     const pair = await stalledPair();
     try {
@@ -200,7 +195,7 @@ describe(`sockbuf command line (${runtime})`, () => {
   });
 
   it("route rejects hostile values with exit 2 before running anything", (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     const rulesBefore = linux ? run("ip", ["rule", "show"]) : "";
     const cases: [string[], RegExp][] = [
       [["add", "--user", "test1; rm -rf /", "--dev", "lo"], /^sockbuf route: user: /],
@@ -224,7 +219,7 @@ describe(`sockbuf command line (${runtime})`, () => {
     skip: !linux && "Linux only: ip rule",
     timeout: 60_000,
   }, (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     if (!needs(t, isRoot, "root (network namespaces, ip rule)")) return;
     if (!needs(t, hasTool("ip", ["-V"]), "ip from iproute2")) return;
     const ns = `sockbuf-cli-${process.pid}`;
@@ -284,7 +279,7 @@ describe(`sockbuf command line (${runtime})`, () => {
     skip: !linux && "Linux only: sock_diag",
     timeout: 60_000,
   }, async (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     if (!needs(t, hasTool("tmux", ["-V"]), "tmux")) return;
     const [cmd, argv] = cliArgv(["ls", "--state", "all", "--limit", "5"]);
     const shown: Record<string, string> = {};
@@ -313,7 +308,7 @@ describe(`sockbuf command line (${runtime})`, () => {
     skip: !linux && "Linux only: sock_diag",
     timeout: 60_000,
   }, async (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     if (!needs(t, hasTool("tmux", ["-V"]), "tmux")) return;
     const pair = await stalledPair();
     let term: TmuxSession | undefined;
@@ -368,7 +363,7 @@ describe(`sockbuf command line (${runtime})`, () => {
       skip: !linux && "Linux only: sock_diag",
       timeout: 60_000,
     }, async (t) => {
-      if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+      if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
       if (!needs(t, hasTool("tmux", ["-V"]), "tmux")) return;
       const [cmd, argv] = cliArgv(["top", "--interval", "200", "--state", "listen"]);
       const line = `${[cmd, ...argv].join(" ")}; echo "exit=$?"; stty -a; sleep 60`;

@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { describe, it } from "node:test";
 import type { SocketEntry } from "../types.ts";
-import { cliArgv, cliAsync, CONTROL, root } from "./_cli.ts";
+import { cliArgv, cliAsync, CONTROL, hasRuntime, root } from "./_cli.ts";
 import { hasTool, needs, runtime, sleep, tmuxSession } from "./_helpers.ts";
 
 const linux = process.platform === "linux";
@@ -101,7 +101,7 @@ describe(`sockbuf ls and top with hostile process names (${runtime})`, {
   skip: !linux && "Linux only: sock_diag, /proc/PID/comm",
 }, () => {
   it("ls escapes control characters in process names; --json keeps them exact", async (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     if (!needs(t, hasTool("python3"), "python3 (renames child processes)")) return;
     const kids = await renamedHolders();
     try {
@@ -134,7 +134,7 @@ describe(`sockbuf ls and top with hostile process names (${runtime})`, {
   });
 
   it("top escapes control characters in process names on the terminal", async (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     if (!needs(t, hasTool("python3"), "python3 (renames child processes)")) return;
     if (!needs(t, hasTool("tmux", ["-V"]), "tmux")) return;
     const kids = await renamedHolders();

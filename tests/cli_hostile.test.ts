@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { cliAsync, type CliResult, CONTROL, pool } from "./_cli.ts";
+import { cliAsync, type CliResult, CONTROL, hasRuntime, pool } from "./_cli.ts";
 import { hasTool, needs, run, runtime } from "./_helpers.ts";
 
 const linux = process.platform === "linux";
@@ -186,7 +186,7 @@ describe(`sockbuf hostile command lines (${runtime})`, () => {
 
   for (const [group, cases] of Object.entries(GROUPS)) {
     it(`${group} (${cases.length} cases)`, { timeout: 120_000 }, async (t) => {
-      if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+      if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
       const isRoute = (args: string[]) => args[0] === "route";
       // As root, route runs in a network namespace of its own: if a case ever got past the
       // checks, it would change only that namespace, which goes when the process ends.

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { cliArgv, root } from "./_cli.ts";
+import { cliArgv, hasRuntime, root } from "./_cli.ts";
 import { hasTool, needs, runtime } from "./_helpers.ts";
 
 const linux = process.platform === "linux";
@@ -71,7 +71,7 @@ const ROW = /^[a-z0-9-]+ +127\.0\.0\.1:\d+ +127\.0\.0\.1:\d+ +.* python3\[\d+\]$
 
 describe(`sockbuf output through a pipe (${runtime})`, { skip: !linux && "Linux only: sock_diag" }, () => {
   it("top through a slow reader: every snapshot whole and in order", { timeout: 120_000 }, (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     if (!needs(t, hasTool("python3"), "python3 (the slow reader)")) return;
     const count = 6;
     const r = throughPipe("slow", 300, ["top", "--interval", "100", "--count", `${count}`, "--port", "PORT"]);
@@ -114,7 +114,7 @@ describe(`sockbuf output through a pipe (${runtime})`, { skip: !linux && "Linux 
     it(`${what} into a reader that closes after its first read: exit 141, nothing on stderr`, {
       timeout: 120_000,
     }, (t) => {
-      if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+      if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
       if (!needs(t, hasTool("python3"), "python3 (the reader)")) return;
       const r = throughPipe("close", 400, [...args]);
       console.log(`${runtime} ${what}: exit ${r.rc}, stderr ${JSON.stringify(r.stderr.slice(0, 300))}`);

@@ -19,6 +19,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
@@ -30,7 +31,7 @@ import { decodeDarwinTcpInfo } from "../platform/darwin/mod.ts";
 import { DARWIN_PRIVATE_TCP_INFO, DARWIN_TCP_CONNECTION_INFO } from "../platform/darwin/tcp_info_layout.ts";
 import type { Layout } from "../platform/layout.ts";
 import { hasTool, needs, run, runtime, sleep, stalledPair, tmuxSession } from "./_helpers.ts";
-import { cliArgv, cliAsync } from "./_cli.ts";
+import { cliArgv, cliAsync, hasRuntime } from "./_cli.ts";
 
 const linux = process.platform === "linux";
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -218,9 +219,15 @@ describe("sockbuf why: the command line", () => {
     "sockbuf why PID:FD fails with exit 1 for an fd that is not a socket",
     { skip: !linux && "Linux only" },
     async () => {
-      const r = await cliAsync(["why", `${process.pid}:0`, "--count", "1"]);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /is not a socket/);
+      // A file of its own, not fd 0: Node's test runner gives its children a socket for stdin.
+      const file = openSync("/dev/null", "r");
+      try {
+        const r = await cliAsync(["why", `${process.pid}:${file}`, "--count", "1"]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /is not a socket/);
+      } finally {
+        closeSync(file);
+      }
       const gone = await cliAsync(["why", "2147483647:0", "--count", "1"]);
       assert.equal(gone.code, 1, gone.stderr);
       assert.match(gone.stderr, /no fd 0 in process 2147483647/);
@@ -232,7 +239,7 @@ describe("sockbuf why on a terminal", { skip: !linux && "Linux only: sock_diag" 
   it("sockbuf why redraws both ends of a stalled connection like top, and quits on q", {
     timeout: 60_000,
   }, async (t) => {
-    if (!needs(t, hasTool(runtime), `${runtime} on PATH`)) return;
+    if (!needs(t, hasRuntime(), `${runtime} on PATH`)) return;
     if (!needs(t, hasTool("tmux", ["-V"]), "tmux")) return;
     const pair = await stalledPair("127.0.0.1", { rcvbuf: 65536 });
     const [cmd, argv] = cliArgv(["why", "--port", String(pair.serverPort), "--interval", "300"]);

@@ -113,7 +113,9 @@ describe("inspect() on a loopback pair whose reader stalls", {
       ]);
       const script = fileURLToPath(new URL("./fixtures/inflight.ts", import.meta.url));
       const argv = runtime === "deno" ? ["run", "--allow-all", script] : [script];
-      const r = spawnSync("ip", ["netns", "exec", ns, runtime, ...argv], {
+      // Node: the very binary running the suite (PATH may hold another Node).
+      const exe = runtime === "node" ? process.execPath : runtime;
+      const r = spawnSync("ip", ["netns", "exec", ns, exe, ...argv], {
         encoding: "utf8",
         timeout: 60_000,
       });
