@@ -180,6 +180,19 @@ export async function* listSocketsStream(filter?: ListFilter): AsyncGenerator<So
 }
 
 /**
+ * The listing as the kernel's datagrams arrive, synchronously, a batch of entries per
+ * datagram: the kernel fills each one while it is received, so the time a batch arrives is
+ * when its sockets were read (metrics/ times its verdicts by it). Not part of the public API.
+ *
+ * @param filter which sockets, and whether to attach `tcpInfo` and `processes`
+ * @returns the batches, IPv4 first, then IPv6
+ * @throws what {@linkcode listSocketsSync} throws (the filter is checked at once)
+ */
+export function listSocketBatches(filter?: ListFilter): Iterable<SocketEntry[]> {
+  return platform().listSockets(query(filter));
+}
+
+/**
  * Reads the send buffer of a socket held by another process, as {@linkcode inspect} does for
  * this one: the socket is duplicated into this process with `pidfd_open` + `pidfd_getfd`
  * (Linux 5.6), read, and the duplicate closed. Find `pid` and `fd` with
