@@ -187,6 +187,15 @@ export async function* listSocketsStream(filter?: ListFilter): AsyncGenerator<So
  * @param filter which sockets, and whether to attach `tcpInfo` and `processes`
  * @returns the batches, IPv4 first, then IPv6
  * @throws what {@linkcode listSocketsSync} throws (the filter is checked at once)
+ *
+ * @example When each datagram arrived
+ * ```ts
+ * import { listSocketBatches } from "./list.ts";
+ *
+ * for (const batch of listSocketBatches({ states: ["ESTABLISHED"], tcpInfo: true })) {
+ *   console.log(`${batch.length} sockets read at ${performance.now().toFixed(1)} ms`);
+ * }
+ * ```
  */
 export function listSocketBatches(filter?: ListFilter): Iterable<SocketEntry[]> {
   return platform().listSockets(query(filter));

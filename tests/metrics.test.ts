@@ -174,6 +174,17 @@ sys.stdin.read()
         );
         assert.equal(r?.metric.verdict, "receiver");
       }
+      // The README's query: the connections stalled by their reader, with their unsent bytes.
+      const readme = "sockbuf_tcp_connection_unsent_bytes and on (instance, local, peer) " +
+        '(sockbuf_tcp_connection_verdict{verdict="receiver"} == 1)';
+      const stalled = ((await (await fetch(
+        `http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(readme)}`,
+      )).json()) as { data: { result: Result } }).data.result;
+      for (const [j, p] of pairs.entries()) {
+        const r = stalled.find((r) => r.metric.local.endsWith(`:${p.clientPort}`));
+        assert.equal(r?.metric.__name__, "sockbuf_tcp_connection_unsent_bytes");
+        assert.equal(Number(r.value[1]), after[j]);
+      }
       prom.kill("SIGTERM");
       exporter.child.kill("SIGTERM");
     } finally {
