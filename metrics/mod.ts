@@ -9,7 +9,7 @@
 import { settle } from "../_args.ts";
 import { type ListFilter, listSocketBatches } from "../list.ts";
 import type { SocketEntry } from "../types.ts";
-import { judge, type Judgement, type Readings, VERDICTS } from "./_verdict.ts";
+import { judge, type Judgement, type Readings, topFilter, VERDICTS } from "./_verdict.ts";
 
 /** A Prometheus metric type, as in a `# TYPE` line. */
 export type MetricType = "gauge" | "counter" | "histogram";
@@ -279,8 +279,7 @@ function gather(
       port: options.port,
       family: options.family,
       processes: options.processes === true,
-      tcpInfo: judging,
-    })
+    }, judging ? topFilter(top) : undefined)
   ) {
     const now = performance.now();
     for (const s of batch) {

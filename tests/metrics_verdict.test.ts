@@ -11,13 +11,15 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import net from "node:net";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { libc } from "../ffi/mod.ts";
 import { createCollector, prometheusText } from "../metrics/mod.ts";
-import { judge } from "../metrics/_verdict.ts";
+import { judge, topFilter } from "../metrics/_verdict.ts";
+import { listSocketBatches } from "../list.ts";
 import { decodeLinuxTcpInfoByTable, LINUX_LIBC } from "../platform/linux/mod.ts";
 import type { SocketEntry } from "../types.ts";
 import { startExport } from "./_cli.ts";
@@ -226,6 +228,59 @@ describe("metrics: per-connection verdicts", { skip: !linux && "Linux only (sock
         stalled.resetReader();
         await stalled.close();
         await idle.close();
+      }
+    },
+  );
+
+  it(
+    "the listing decodes tcp_info only for connections that could be among the top N, and for every one that is",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      // 30 writers with different unsent amounts behind readers that do not read, and 500 idle
+      // connections, among whatever else this host holds; ranked afterwards by the same stable
+      // sort as collect() (the oracle).
+      const pairs = await Promise.all(
+        Array.from({ length: 30 }, () => stalledPair("127.0.0.1", { rcvbuf: 65536 })),
+      );
+      const held: net.Socket[] = [];
+      const server = net.createServer((s) => held.push(s));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", 1024, resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      try {
+        await Promise.all(Array.from({ length: 500 }, () =>
+          new Promise<void>((resolve, reject) => {
+            const c = net.connect(port, "127.0.0.1", () => resolve());
+            c.on("error", reject);
+            held.push(c);
+          })));
+        for (const [i, p] of pairs.entries()) p.client.write(new Uint8Array(100_000 + i * 7919));
+        await sleep(200);
+        for (const n of [1, 5, 20]) {
+          const all = [...listSocketBatches({}, topFilter(n))].flat();
+          const connections = all.filter((s) => s.state !== "LISTEN" && s.sendBuffer);
+          connections.sort((a, b) =>
+            (b.sendBuffer!.unsent ?? 0) - (a.sendBuffer!.unsent ?? 0) ||
+            b.sendBuffer!.queued - a.sendBuffer!.queued
+          );
+          assert.ok(connections.slice(0, n).every((s) => s.tcpInfo), `top ${n}: every one has its tcp_info`);
+          const decoded = all.filter((s) => s.tcpInfo).length;
+          // In the kernel's hash order a new best turns up ~ n × (1 + ln(sockets / n)) times.
+          const bound = 3 * n * (1 + Math.log(all.length / n)) + 20;
+          console.log(
+            `top ${n}: tcp_info decoded for ${decoded} of ${all.length} sockets (bound ${bound.toFixed(0)})`,
+          );
+          assert.ok(
+            decoded <= bound && decoded < all.length / 2,
+            `top ${n}: ${decoded} decoded of ${all.length}`,
+          );
+        }
+      } finally {
+        for (const s of held) s.destroy();
+        server.close();
+        for (const p of pairs) p.resetReader();
+        await Promise.all(pairs.map((p) => p.close()));
       }
     },
   );
