@@ -52,26 +52,36 @@ import socket, sys
 open('/proc/self/comm', 'w').write(${JSON.stringify(HOSTILE)})
 l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen()
 c = socket.create_connection(l.getsockname()); a, _ = l.accept()
-print(c.getsockname()[1], flush=True)
+print(c.getsockname()[1], l.getsockname()[1], flush=True)
 sys.stdin.read()
 `,
     ], { stdio: ["pipe", "pipe", "inherit"] });
     children.push(py);
-    const port = await new Promise<number>((resolve) =>
-      py.stdout!.once("data", (d) => resolve(Number(String(d))))
-    );
+    // Its connection's two ports: on a busy host another connection may share the local one.
+    // (The line can arrive in pieces: read up to its end.)
+    const [port, peerPort] = await new Promise<number[]>((resolve) => {
+      let line = "";
+      py.stdout!.on("data", (d) => {
+        line += String(d);
+        if (line.includes("\n")) resolve(line.trim().split(" ").map(Number));
+      });
+    });
     try {
       // Only this connection's port: on a host with tens of thousands of sockets (other tests,
       // benchmarks) an idle connection need not be among the top 10,000.
       const families = await collect({ processes: true, top: 10000, port });
       const conn = families.find((f) => f.name === "sockbuf_tcp_connection_unsent_bytes")!;
-      const mine = conn.samples.find((s) => s.labels.local === `127.0.0.1:${port}`);
+      const mine = conn.samples.find((s) =>
+        s.labels.local === `127.0.0.1:${port}` && s.labels.peer === `127.0.0.1:${peerPort}`
+      );
       assert.equal(mine?.labels.process, HOSTILE, "the connection carries the hostile name");
       const text = prometheusText(families);
       const check = promtool(text);
       console.log(`promtool check metrics: exit ${check.status} ${check.output.trim()}`);
       assert.equal(check.status, 0, check.output);
-      const line = text.split("\n").find((l) => l.includes(`local="127.0.0.1:${port}"`))!;
+      const line = text.split("\n").find((l) =>
+        l.includes(`local="127.0.0.1:${port}",peer="127.0.0.1:${peerPort}"`)
+      )!;
       console.log(`hostile-name line: ${line}`);
       assert.ok(line.includes(`process="x\\"\\\\}\\ny"`), line);
       assert.match(text, /^sockbuf_tcp_process_sockets\{process="x\\"\\\\}\\ny"\} [1-9]/m);
@@ -125,6 +135,14 @@ sys.stdin.read()
         before = now;
       }
       type Result = { metric: Record<string, string>; value: [number, string] }[];
+      // Both ends of the series: on a busy host another connection may share a local port.
+      const ends = pairs.map((p, j) =>
+        j === 0
+          ? { local: `127.0.0.1:${p.clientPort}`, peer: `127.0.0.1:${p.serverPort}` }
+          : { local: `[::1]:${p.clientPort}`, peer: `[::1]:${p.serverPort}` }
+      );
+      const of = (j: number) => (r: Result[number]) =>
+        r.metric.local === ends[j].local && r.metric.peer === ends[j].peer;
       let result: Result = [];
       for (let i = 0; i < 60; i++) {
         await sleep(1000);
@@ -134,28 +152,24 @@ sys.stdin.read()
           );
           const body = await res.json() as { status: string; data: { result: Result } };
           result = body.data.result;
-          const fresh = pairs.every((p, j) =>
-            result.some((r) =>
-              r.metric.local.endsWith(`:${p.clientPort}`) && Number(r.value[1]) === before[j]
-            )
+          const fresh = pairs.every((_, j) =>
+            result.some((r) => of(j)(r) && Number(r.value[1]) === before[j])
           );
           if (fresh) break;
         } catch { /* Prometheus not up yet */ }
       }
       const after = still();
       assert.deepEqual(after, before, "the connections stayed still");
-      for (const [j, p] of pairs.entries()) {
-        const local = j === 0 ? `127.0.0.1:${p.clientPort}` : `[::1]:${p.clientPort}`;
-        const peer = j === 0 ? `127.0.0.1:${p.serverPort}` : `[::1]:${p.serverPort}`;
-        const r = result.find((r) => r.metric.local === local && r.metric.peer === peer);
+      for (const j of pairs.keys()) {
+        const { local, peer } = ends[j];
+        const r = result.find(of(j));
         console.log(`Prometheus: ${local} -> ${peer} ${r?.value[1]}   ss notsent: ${after[j]}`);
         assert.ok(r, `Prometheus has no series for ${local} -> ${peer}`);
         assert.equal(Number(r.value[1]), after[j]);
         assert.equal(r.metric.job, "sockbuf");
       }
       // The verdict between two scrapes, through Prometheus: both writers wait for a reader
-      // that stopped reading.
-      // A series appears from the second scrape that sees a connection: wait for it.
+      // that stopped reading. A series appears from the second scrape that sees a connection.
       let judged: Result = [];
       for (let i = 0; i < 30; i++) {
         const res = await fetch(
@@ -164,11 +178,11 @@ sys.stdin.read()
           }`,
         );
         judged = ((await res.json()) as { data: { result: Result } }).data.result;
-        if (pairs.every((p) => judged.some((r) => r.metric.local.endsWith(`:${p.clientPort}`)))) break;
+        if (pairs.every((_, j) => judged.some(of(j)))) break;
         await sleep(1000);
       }
-      for (const p of pairs) {
-        const r = judged.find((r) => r.metric.local.endsWith(`:${p.clientPort}`));
+      for (const j of pairs.keys()) {
+        const r = judged.find(of(j));
         console.log(
           `Prometheus: sockbuf_tcp_connection_verdict == 1 for ${r?.metric.local}: ${r?.metric.verdict}`,
         );
@@ -180,8 +194,8 @@ sys.stdin.read()
       const stalled = ((await (await fetch(
         `http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(readme)}`,
       )).json()) as { data: { result: Result } }).data.result;
-      for (const [j, p] of pairs.entries()) {
-        const r = stalled.find((r) => r.metric.local.endsWith(`:${p.clientPort}`));
+      for (const j of pairs.keys()) {
+        const r = stalled.find(of(j));
         assert.equal(r?.metric.__name__, "sockbuf_tcp_connection_unsent_bytes");
         assert.equal(Number(r.value[1]), after[j]);
       }

@@ -52,13 +52,16 @@ describe("metrics/otel", { skip: process.platform !== "linux" && "Linux only (so
       // The verdict covers the time since the previous collection (here, the registration's).
       const local = `127.0.0.1:${pair.clientPort}`;
       const verdict = metrics.find((m) => m.descriptor.name === "sockbuf_tcp_connection_verdict")!;
-      const said = verdict.dataPoints.filter((p) => p.attributes.local === local && p.value === 1);
+      const peer = `127.0.0.1:${pair.serverPort}`;
+      const said = verdict.dataPoints.filter((p) =>
+        p.attributes.local === local && p.attributes.peer === peer && p.value === 1
+      );
       console.log(`OpenTelemetry verdict: ${local} ${said.map((p) => p.attributes.verdict)}`);
       assert.deepEqual(said.map((p) => p.attributes.verdict), ["receiver"]);
       const ratio = metrics.find((m) => m.descriptor.name === "sockbuf_tcp_connection_limited_ratio")!;
       assert.equal(ratio.descriptor.unit, "1");
       const receiver = ratio.dataPoints.find((p) =>
-        p.attributes.local === local && p.attributes.cause === "receiver"
+        p.attributes.local === local && p.attributes.peer === peer && p.attributes.cause === "receiver"
       );
       // Each listing reads the connection somewhere within its own run: on a host with tens of
       // thousands of sockets, the interval is exact only to within a listing's duration.
