@@ -14,7 +14,9 @@ const USAGE = `Usage: sockbuf export [flags]
 Serves the host's TCP sockets as Prometheus metrics at http://HOST:PORT/metrics (Linux):
 sockets and queued, unsent and unacked bytes by state and by listening port, a histogram
 of unsent bytes, and the connections with the most unsent bytes (local and peer
-addresses, process, RTT). Each scrape takes one netlink listing; concurrent scrapes share it.
+addresses, process, RTT, and from their second scrape what limited each since the previous
+one: application, sender-buffer, receiver or network). Each scrape takes one netlink
+listing; concurrent scrapes share it.
 
 The endpoint reveals connection addresses (and process names with --processes): it binds
 loopback unless --listen says otherwise.

@@ -6,8 +6,10 @@
  *
  * @module
  */
-import { type ListFilter, listSockets } from "../list.ts";
+import { settle } from "../_args.ts";
+import { type ListFilter, listSocketBatches } from "../list.ts";
 import type { SocketEntry } from "../types.ts";
+import { judge, type Judgement, type Readings, topFilter, VERDICTS } from "./_verdict.ts";
 
 /** A Prometheus metric type, as in a `# TYPE` line. */
 export type MetricType = "gauge" | "counter" | "histogram";
@@ -133,6 +135,50 @@ function histogram(name: string, labels: Record<string, string>, values: number[
   return out;
 }
 
+/** The ratio and verdict families of the connections judged (none for a single collection). */
+function verdictFamilies(
+  worst: readonly SocketEntry[],
+  results: Map<number, Judgement> | undefined,
+  labels: (s: SocketEntry) => Record<string, string>,
+): MetricFamily[] {
+  const ratio = "sockbuf_tcp_connection_limited_ratio", verdict = "sockbuf_tcp_connection_verdict";
+  const ratios: MetricSample[] = [], verdicts: MetricSample[] = [];
+  for (const s of worst) {
+    const j = results?.get(s.cookie);
+    if (!j) continue;
+    const l = labels(s);
+    const { application, senderBuffer, receiver, network } = j.fractions;
+    for (
+      const [cause, v] of [["application", application], ["sender-buffer", senderBuffer], [
+        "receiver",
+        receiver,
+      ], ["network", network]] as const
+    ) {
+      if (v !== undefined) ratios.push({ name: ratio, labels: { ...l, cause }, value: v });
+    }
+    for (const v of VERDICTS) {
+      verdicts.push({ name: verdict, labels: { ...l, verdict: v }, value: v === j.verdict ? 1 : 0 });
+    }
+  }
+  return [
+    {
+      name: ratio,
+      help:
+        "Share of the time since the previous scrape each of the same connections was limited by the cause: " +
+        "application (nothing to send), sender-buffer, receiver (its window) or network (tcp_info chronographs).",
+      type: "gauge",
+      samples: ratios,
+    },
+    {
+      name: verdict,
+      help:
+        "What limited each of the same connections most since the previous scrape: 1 for that verdict, 0 for the others.",
+      type: "gauge",
+      samples: verdicts,
+    },
+  ];
+}
+
 function checkTop(top: unknown): number {
   if (top === undefined) return 20;
   if (typeof top !== "number" || !Number.isSafeInteger(top) || top < 0 || top > 10000) {
@@ -149,6 +195,10 @@ function checkTop(top: unknown): number {
  * with `processes`; the `top` connections with the most unsent bytes, each with its queued,
  * unsent and unacked bytes and RTT; and the scrape's own duration and socket count.
  *
+ * One call has no previous reading to compare with, so the verdict families
+ * (`sockbuf_tcp_connection_verdict`, `…_limited_ratio`) are empty: collect repeatedly
+ * through {@linkcode createCollector} to fill them.
+ *
  * @param options which sockets, whether to read processes, how many connections to list
  * @returns the families, ready for {@linkcode prometheusText}
  * @throws {TypeError} if an option has the wrong type
@@ -164,17 +214,79 @@ function checkTop(top: unknown): number {
  * console.log(worst ? `${worst.labels.local} -> ${worst.labels.peer}: ${worst.value}` : "no connections");
  * ```
  */
-export async function collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
+export function collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
+  return settle(() => {
+    if (typeof options !== "object" || options === null) throw new TypeError("options must be an object");
+    return gather(options, checkTop(options.top), undefined);
+  });
+}
+
+/** Collects repeatedly, remembering what the verdict needs: see {@linkcode createCollector}. */
+export interface Collector {
+  /** Takes one listing, as {@linkcode collect} does, and judges each connection since the previous one. */
+  collect(): Promise<MetricFamily[]>;
+}
+
+/**
+ * A {@linkcode collect} that keeps the previous listing's `tcp_info` of the connections it
+ * listed one by one (at most `top`, by socket cookie), so each collection can say what limited
+ * each of them since the previous one, as `diagnoseBetween()` does:
+ * `sockbuf_tcp_connection_limited_ratio{cause}`, the share of the interval limited by the
+ * `application` (nothing to send), the `sender-buffer`, the `receiver` or the `network`, and
+ * `sockbuf_tcp_connection_verdict{verdict}`, 1 for the largest and 0 for the other values
+ * (`unknown` where the kernel lacks the counters, Linux before 4.10). A connection gets them
+ * from its second collection in a row among the `top`; each reading is timed by the netlink
+ * datagram that brought it, so the interval is that connection's own, not the listings'.
+ *
+ * @param options what to collect (see {@linkcode CollectOptions})
+ * @returns a collector; its `collect()` throws as {@linkcode collect} does
+ * @throws {TypeError} if `options` is not an object
+ * @throws {RangeError} for a bad `top`
+ *
+ * @example What limited the worst connection over one second
+ * ```ts
+ * import { createCollector } from "@sockbuf/sockbuf/metrics";
+ *
+ * const collector = createCollector({ top: 1 });
+ * await collector.collect();
+ * await new Promise((resolve) => setTimeout(resolve, 1_000));
+ * const verdicts = (await collector.collect()).find((f) => f.name === "sockbuf_tcp_connection_verdict")!;
+ * for (const s of verdicts.samples) if (s.value === 1) console.log(s.labels.local, s.labels.verdict);
+ * ```
+ */
+export function createCollector(options: CollectOptions = {}): Collector {
   if (typeof options !== "object" || options === null) throw new TypeError("options must be an object");
   const top = checkTop(options.top);
+  const state: { readings?: Readings } = {};
+  return { collect: () => settle(() => gather(options, top, state)) };
+}
+
+/** One collection; with `state`, the verdicts since the readings it holds, which it then replaces. */
+function gather(
+  options: CollectOptions,
+  top: number,
+  state: { readings?: Readings } | undefined,
+): MetricFamily[] {
   const started = performance.now();
   listings++;
-  const all = await listSockets({
-    states: options.states,
-    port: options.port,
-    family: options.family,
-    processes: options.processes === true,
-  });
+  const judging = state !== undefined && top > 0;
+  const all: SocketEntry[] = [];
+  // When each socket was read: its datagram's arrival (only what the verdicts need).
+  const readAt = judging ? new Map<SocketEntry, number>() : undefined;
+  for (
+    const batch of listSocketBatches({
+      states: options.states,
+      port: options.port,
+      family: options.family,
+      processes: options.processes === true,
+    }, judging ? topFilter(top) : undefined)
+  ) {
+    const now = performance.now();
+    for (const s of batch) {
+      all.push(s);
+      if (readAt && s.tcpInfo) readAt.set(s, now);
+    }
+  }
   const byState = new Sums();
   const byPort = new Sums();
   const byProcess = new Sums();
@@ -204,6 +316,13 @@ export async function collect(options: CollectOptions = {}): Promise<MetricFamil
     (b.sendBuffer!.unsent ?? 0) - (a.sendBuffer!.unsent ?? 0) || b.sendBuffer!.queued - a.sendBuffer!.queued
   );
   const worst = connections.slice(0, top);
+  const judged = state ? judge(worst, state.readings, (s) => readAt?.get(s) ?? started) : undefined;
+  if (state) state.readings = judged!.readings;
+  const connectionLabels = (s: SocketEntry) => ({
+    local: end(s.local),
+    peer: end(s.peer),
+    process: command(s),
+  });
   const conn = (
     suffix: string,
     help: string,
@@ -214,11 +333,7 @@ export async function collect(options: CollectOptions = {}): Promise<MetricFamil
     for (const s of worst) {
       const v = value(s);
       if (v === undefined) continue;
-      samples.push({
-        name,
-        labels: { local: end(s.local), peer: end(s.peer), process: command(s) },
-        value: v,
-      });
+      samples.push({ name, labels: connectionLabels(s), value: v });
     }
     return { name, help, type: "gauge", samples };
   };
@@ -255,6 +370,7 @@ export async function collect(options: CollectOptions = {}): Promise<MetricFamil
       `Smoothed round-trip time of the same connections.`,
       (s) => s.rttMicros === undefined ? undefined : s.rttMicros / 1e6,
     ),
+    ...verdictFamilies(worst, judged?.results, connectionLabels),
   );
   const self = (name: string, help: string, type: MetricType, value: number): MetricFamily => ({
     name,
@@ -344,12 +460,12 @@ export function prometheusText(families: readonly MetricFamily[]): string {
  * ```
  */
 export function metricsHandler(options: CollectOptions = {}): (request: Request) => Promise<Response> {
-  checkTop(options.top);
+  const collector = createCollector(options);
   let inflight: Promise<string> | undefined;
   const scrape = (): Promise<string> => {
     // The listing is synchronous: started after a timer tick, it serves every scrape that
     // arrived by then, rather than one listing per request, back to back.
-    inflight ??= new Promise((resolve) => setTimeout(resolve, 0)).then(() => collect(options)).then(
+    inflight ??= new Promise((resolve) => setTimeout(resolve, 0)).then(() => collector.collect()).then(
       prometheusText,
     )
       .finally(() => inflight = undefined);

@@ -1,7 +1,7 @@
 /**
  * sockbuf's metrics as OpenTelemetry instruments: {@linkcode registerMetrics} registers an
  * observable gauge (a counter for `_total`) per family on a `Meter` from
- * `@opentelemetry/api` (any object with its `Meter`'s methods), fed by one {@linkcode collect} per collection. You bring the SDK and
+ * `@opentelemetry/api` (any object with its `Meter`'s methods), fed by one listing per collection. You bring the SDK and
  * the exporter (OTLP, Prometheus, …). Only this entry point knows OpenTelemetry, and only
  * the shape of its `Meter`: the library imports no OpenTelemetry package.
  *
@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { collect, type CollectOptions } from "./mod.ts";
+import { type CollectOptions, createCollector } from "./mod.ts";
 
 /** An instrument's description and unit, as `@opentelemetry/api`'s `MetricOptions`. */
 export interface InstrumentOptions {
@@ -54,7 +54,9 @@ export interface Registration {
 
 /**
  * Registers sockbuf's families on `meter` as observable instruments. Takes one listing now to
- * learn the families (they depend on `processes` only), then one per collection.
+ * learn the families (they depend on `processes` only), then one per collection; the
+ * per-connection verdicts (`sockbuf_tcp_connection_verdict`, `…_limited_ratio`) cover the
+ * time since the previous collection, as with `createCollector()`.
  *
  * @param meter a `Meter` from your SDK's `MeterProvider`
  * @param options what to collect, as for {@linkcode collect}
@@ -81,7 +83,9 @@ export async function registerMetrics<I>(
   meter: MeterLike<I>,
   options: CollectOptions = {},
 ): Promise<Registration> {
-  const families = (await collect(options)).filter((f) => f.type !== "histogram");
+  // One collector for the registration: each collection's verdicts cover the time since the previous one.
+  const collector = createCollector(options);
+  const families = (await collector.collect()).filter((f) => f.type !== "histogram");
   const instruments = new Map<string, I>();
   for (const f of families) {
     const unit = f.name.endsWith("_bytes") ? "By" : f.name.endsWith("_seconds") ? "s" : "1";
@@ -93,7 +97,7 @@ export async function registerMetrics<I>(
     );
   }
   const callback = async (result: ObservationSink<I>) => {
-    for (const f of await collect(options)) {
+    for (const f of await collector.collect()) {
       const instrument = instruments.get(f.name);
       if (!instrument) continue;
       for (const s of f.samples) result.observe(instrument, s.value, { ...s.labels });

@@ -59,8 +59,11 @@ export interface SocketQuery {
   readonly eitherPort: number | undefined;
   /** The address families to list. */
   readonly families: readonly (4 | 6)[];
-  /** Decode and attach the whole `tcp_info`. */
-  readonly tcpInfo: boolean;
+  /**
+   * Decode and attach the whole `tcp_info`: to every entry, or to those a test accepts (it
+   * sees the entry without `tcpInfo` and `processes`), where decoding them all would cost more.
+   */
+  readonly tcpInfo: boolean | ((entry: SocketEntry) => boolean);
   /** Find the processes holding each socket. */
   readonly processes: boolean;
 }

@@ -4,8 +4,9 @@
  * with the very Node binary running the suite, so the Node 26 and Node 22 runs each test their own).
  */
 import { Buffer } from "node:buffer";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import net from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { hasTool, runtime, sleep } from "./_helpers.ts";
@@ -116,3 +117,61 @@ export async function childOf(pid: number): Promise<number> {
  */
 // deno-lint-ignore no-control-regex -- finding control characters is the point
 export const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/u;
+
+/** A TCP port free on loopback just now. */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** A running `sockbuf export`: its port, its process, and a scrape of its `/metrics`. */
+export interface Exporter {
+  port: number;
+  child: ChildProcess;
+  /** GET /metrics: the body, or an error for a status other than 200. */
+  scrape(): Promise<string>;
+}
+
+/**
+ * Spawns `sockbuf export` under this runtime, adds it to `children` (for the caller to kill),
+ * and waits until it answers. With `netns`, it runs inside that network namespace and is
+ * scraped there with curl (its loopback is not this one's).
+ */
+export async function startExport(
+  args: string[],
+  children: ChildProcess[],
+  netns?: string,
+): Promise<Exporter> {
+  const port = netns ? 9464 : await freePort();
+  const url = `http://127.0.0.1:${port}/metrics`;
+  const [cmd, argv] = cliArgv(["export", "--listen", `127.0.0.1:${port}`, ...args]);
+  const child = netns
+    ? spawn("ip", ["netns", "exec", netns, cmd, ...argv], {
+      cwd: root,
+      stdio: ["ignore", "ignore", "inherit"],
+    })
+    : spawn(cmd, argv, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  children.push(child);
+  const scrape = async (): Promise<string> => {
+    if (netns) {
+      const r = spawnSync("ip", ["netns", "exec", netns, "curl", "-sSf", url], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`curl ${url} in ${netns}: ${r.stderr}`);
+      return r.stdout;
+    }
+    const res = await fetch(url);
+    const text = await res.text();
+    if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+    return text;
+  };
+  for (let i = 0; i < 200; i++) {
+    try {
+      await scrape();
+      return { port, child, scrape };
+    } catch { /* not listening yet */ }
+    await sleep(50);
+  }
+  throw new Error("sockbuf export did not start");
+}

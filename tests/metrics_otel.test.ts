@@ -25,12 +25,13 @@ describe("metrics/otel", { skip: process.platform !== "linux" && "Linux only (so
       pair.client.write(new Uint8Array(3 << 20));
       let before = ssFor(pair.clientPort, pair.serverPort).notsent;
       for (let i = 0; i < 40; i++) {
-        await sleep(300);
+        await sleep(1000);
         const now = ssFor(pair.clientPort, pair.serverPort).notsent;
         if (now === before && (now ?? 0) > 0) break;
         before = now;
       }
       const registration = await registerMetrics(provider.getMeter("sockbuf-test"), { top: 10000 });
+      await sleep(300);
       assert.ok(registration.names.includes("sockbuf_tcp_connection_unsent_bytes"));
       assert.ok(!registration.names.includes("sockbuf_tcp_socket_unsent_bytes"), "histograms are left out");
       const { resourceMetrics, errors } = await reader.collect();
@@ -48,6 +49,23 @@ describe("metrics/otel", { skip: process.platform !== "linux" && "Linux only (so
       assert.equal(point?.value, after);
       const listings = metrics.find((m) => m.descriptor.name === "sockbuf_listings_total")!;
       assert.equal(listings.dataPointType, 3 /* SUM */);
+      // The verdict covers the time since the previous collection (here, the registration's).
+      const local = `127.0.0.1:${pair.clientPort}`;
+      const verdict = metrics.find((m) => m.descriptor.name === "sockbuf_tcp_connection_verdict")!;
+      const peer = `127.0.0.1:${pair.serverPort}`;
+      const said = verdict.dataPoints.filter((p) =>
+        p.attributes.local === local && p.attributes.peer === peer && p.value === 1
+      );
+      console.log(`OpenTelemetry verdict: ${local} ${said.map((p) => p.attributes.verdict)}`);
+      assert.deepEqual(said.map((p) => p.attributes.verdict), ["receiver"]);
+      const ratio = metrics.find((m) => m.descriptor.name === "sockbuf_tcp_connection_limited_ratio")!;
+      assert.equal(ratio.descriptor.unit, "1");
+      const receiver = ratio.dataPoints.find((p) =>
+        p.attributes.local === local && p.attributes.peer === peer && p.attributes.cause === "receiver"
+      );
+      // Each listing reads the connection somewhere within its own run: on a host with tens of
+      // thousands of sockets, the interval is exact only to within a listing's duration.
+      assert.ok((receiver?.value as number) > 0.5, `receiver ratio ${receiver?.value}`);
       registration.unregister();
     } finally {
       await provider.shutdown();

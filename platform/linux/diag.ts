@@ -86,6 +86,7 @@ export function* listLinuxSockets(query: SocketQuery, ctx: LinuxDiagContext): Ge
         seq,
         states: ctx.states,
         tcpInfo: query.tcpInfo ? ctx.tcpInfo : undefined,
+        wantsTcpInfo: typeof query.tcpInfo === "function" ? query.tcpInfo : undefined,
       };
       const request = diagRequest(family === 4 ? 2 : 10, states, ext, seq, bytecode);
       check(c.send(fd, request, 0), LINUX_ERRNO, "send a sock_diag request", "send");

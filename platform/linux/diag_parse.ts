@@ -136,6 +136,8 @@ export interface ParseOptions {
   readonly states: readonly TcpState[];
   /** Decodes a whole `tcp_info` of `length` bytes; given only when the caller wants it. */
   readonly tcpInfo?: (bytes: Uint8Array, length: number) => LinuxTcpInfo;
+  /** Decode it only for the entries this accepts (it sees them without `tcpInfo`); all when absent. */
+  readonly wantsTcpInfo?: (entry: SocketEntry) => boolean;
 }
 
 /** The `SockbufError` for a reply that does not parse. */
@@ -299,7 +301,7 @@ function entryAt(bytes: Uint8Array, v: DataView, b: number, end: number, opts: P
     };
   }
   const family = bytes[b] === 10 ? 6 : 4;
-  return {
+  const entry: SocketEntry = {
     family,
     local: {
       address: family === 4 ? ipv4(bytes, b + 8) : ipv6(bytes, b + 8),
@@ -321,8 +323,10 @@ function entryAt(bytes: Uint8Array, v: DataView, b: number, end: number, opts: P
     cwndSegments,
     rttMicros,
     processes: undefined,
-    tcpInfo: opts.tcpInfo && infoLen > 0
-      ? opts.tcpInfo(bytes.subarray(infoAt, infoAt + infoLen), infoLen)
-      : undefined,
+    tcpInfo: undefined,
   };
+  if (opts.tcpInfo && infoLen > 0 && (!opts.wantsTcpInfo || opts.wantsTcpInfo(entry))) {
+    entry.tcpInfo = opts.tcpInfo(bytes.subarray(infoAt, infoAt + infoLen), infoLen);
+  }
+  return entry;
 }
