@@ -172,7 +172,8 @@ export function writeSortedJson(
     ports[i] = j.field(i, "localPort");
     keys[i] = field === undefined ? -(2 ** 31) : o.sort === "port" ? -ports[i] : j.field(i, field);
   }
-  const order = Array.from({ length: n }, (_, i) => i);
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) order.push(i);
   order.sort((a, b) => keys[b] - keys[a] || ports[a] - ports[b]);
   j.json(o.limit === undefined || o.limit >= n ? order : order.slice(0, o.limit), write);
 }

@@ -29,7 +29,7 @@ const OCTETS: readonly Uint8Array[] = Array.from({ length: 256 }, (_, i) => asci
  */
 const MAX_ENTRY = 2048;
 /** The output piece: big enough that writes are few, small enough to stay in cache. */
-const PIECE = 1 << 16;
+const PIECE = 1 << 18;
 
 /** A socket's record: 32 u32 words. */
 const WORDS = 32;
@@ -53,6 +53,9 @@ function text(t: Uint8Array): void {
   at += t.length;
 }
 
+/** "00" … "99": two digits per division. */
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : ((i >> 1) / 10) | 0));
+
 /** Writes a non-negative integer as `JSON.stringify` does. */
 function num(n: number): void {
   if (n < 10) {
@@ -66,15 +69,29 @@ function num(n: number): void {
     at += s.length;
     return;
   }
-  let len = 1;
-  for (let m = n; m >= 10; m = (m / 10) | 0) len++;
+  const len = n < 100
+    ? 2
+    : n < 1e4
+    ? (n < 1e3 ? 3 : 4)
+    : n < 1e6
+    ? (n < 1e5 ? 5 : 6)
+    : n < 1e8
+    ? (n < 1e7 ? 7 : 8)
+    : (n < 1e9 ? 9 : 10);
   let p = at + len;
-  while (n >= 10) {
-    const q = (n / 10) | 0;
-    out[--p] = 48 + n - q * 10;
+  while (n >= 100) {
+    const q = (n / 100) | 0;
+    const d = (n - q * 100) * 2;
+    out[--p] = PAIRS[d + 1];
+    out[--p] = PAIRS[d];
     n = q;
   }
-  out[--p] = 48 + n;
+  if (n >= 10) {
+    out[--p] = PAIRS[n * 2 + 1];
+    out[--p] = PAIRS[n * 2];
+  } else {
+    out[--p] = 48 + n;
+  }
   at += len;
 }
 
@@ -156,7 +173,8 @@ export class DiagJson {
     if (infoLen >= 84) (flags |= HAS_CWND, w[r + CWND] = v.getUint32(infoAt + 80, true));
     w[r] = (bytes[b] === 10 ? 6 : 4) | (state << 8) | (flags << 16);
     w[r + 1] = (((bytes[b + 4] << 8) | bytes[b + 5]) << 16 | (bytes[b + 6] << 8) | bytes[b + 7]) >>> 0;
-    this.#bytes[i >>> 9].set(bytes.subarray(b + 8, b + 40), r * 4 + 8);
+    // The addresses, 8 words as they lie (byte order kept: the words are only copied)
+    for (let k = 0; k < 8; k++) w[r + 2 + k] = v.getUint32(b + 8 + 4 * k, true);
     w[r + UID] = v.getUint32(b + 64, true);
     w[r + INODE] = v.getUint32(b + 68, true);
     w[r + COOKIE_LO] = v.getUint32(b + 44, true);
