@@ -157,25 +157,49 @@ export function writeJsonFor(o: ListOptions, write: (piece: Uint8Array) => void)
   writeSortedJson(listSocketsJsonSync({ states: o.states, port: o.port }), o, write);
 }
 
-/** Writes a JSON listing's sockets sorted and limited as {@linkcode sortEntries} does, as one JSON array. */
+/** Sockets a JSON listing sorts with one native numeric sort: their rank fits 20 bits. */
+const RANK_BITS = 2 ** 20;
+
+/**
+ * Writes a JSON listing's sockets sorted and limited as {@linkcode sortEntries} does, as one
+ * JSON array. The same order without a comparator call per pair: a counting sort by local port
+ * (stable), then one native sort of `(largest key − key) · 2^20 + rank`, exact below 2^53;
+ * from `rankLimit` sockets on (2^20), a comparator sort instead.
+ */
 export function writeSortedJson(
   j: SocketJson,
   o: Pick<ListOptions, "sort" | "limit">,
   write: (piece: Uint8Array) => void,
+  rankLimit: number = RANK_BITS,
 ): void {
-  const field = JSON_FIELD[o.sort];
   const n = j.count;
-  // The same numbers KEY gives, read once: `port` sorts smallest first, so negated.
-  const keys = new Float64Array(n);
-  const ports = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    ports[i] = j.field(i, "localPort");
-    keys[i] = field === undefined ? -(2 ** 31) : o.sort === "port" ? -ports[i] : j.field(i, field);
+  // Stable by local port: KEY's tie-break, and the whole order for `port` and `pid` (a
+  // listing without processes has one pid key for all).
+  const starts = new Uint32Array(65537);
+  const ports = new Uint32Array(n);
+  for (let i = 0; i < n; i++) starts[(ports[i] = j.field(i, "localPort")) + 1]++;
+  for (let p = 1; p <= 65536; p++) starts[p] += starts[p - 1];
+  const byPort = new Uint32Array(n);
+  for (let i = 0; i < n; i++) byPort[starts[ports[i]]++] = i;
+  const field = JSON_FIELD[o.sort];
+  let order: ArrayLike<number> & { subarray(start: number, end: number): ArrayLike<number> } = byPort;
+  if (field !== undefined && field !== "localPort") {
+    if (n >= rankLimit) {
+      // Past a million sockets the rank no longer fits: a comparator, stable on the port order
+      const keys = Array.from({ length: n }, (_, i) => j.field(i, field));
+      const sorted = Array.from(byPort).sort((a, b) => keys[b] - keys[a]);
+      order = Uint32Array.from(sorted);
+    } else {
+      // Keys run from -1 (absent) to 2^32 - 1, so `2^32 - 1 - key` takes 33 bits
+      const rank = new Float64Array(n);
+      for (let r = 0; r < n; r++) rank[r] = (0xffffffff - j.field(byPort[r], field)) * RANK_BITS + r;
+      rank.sort();
+      const sorted = new Uint32Array(n);
+      for (let k = 0; k < n; k++) sorted[k] = byPort[rank[k] % RANK_BITS];
+      order = sorted;
+    }
   }
-  const order: number[] = [];
-  for (let i = 0; i < n; i++) order.push(i);
-  order.sort((a, b) => keys[b] - keys[a] || ports[a] - ports[b]);
-  j.json(o.limit === undefined || o.limit >= n ? order : order.slice(0, o.limit), write);
+  j.json(o.limit === undefined || o.limit >= n ? order : order.subarray(0, o.limit), write);
 }
 
 const endpoint = (a: { address: string; port: number }) =>

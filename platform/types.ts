@@ -98,7 +98,7 @@ export interface SocketJson {
    * (ASCII) bytes, in pieces: each piece is valid only during the call to `write`.
    * @param order socket numbers, each below `count`
    */
-  json(order: readonly number[], write: (piece: Uint8Array) => void): void;
+  json(order: ArrayLike<number>, write: (piece: Uint8Array) => void): void;
 }
 
 /** One end of a TCP connection: its address as 16 bytes (IPv4 mapped to `::ffff:a.b.c.d`) and port. */

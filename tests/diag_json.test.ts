@@ -224,9 +224,12 @@ describe("sock_diag replies as JSON (platform/linux/diag_json.ts)", {
         const sorted = sortEntries([...r.entries], { sort, limit: undefined });
         for (const limit of [undefined, 1, 7]) {
           const want = JSON.stringify(limit === undefined ? sorted : sorted.slice(0, limit));
-          let got = "";
-          writeSortedJson(r.json, { sort, limit }, (piece) => got += text.decode(piece));
-          assert.equal(got, want, `--sort ${sort} --limit ${limit}`);
+          // Both ways: one native sort of ranks, and the comparator kept for a million sockets
+          for (const rankLimit of [undefined, 0]) {
+            let got = "";
+            writeSortedJson(r.json, { sort, limit }, (piece) => got += text.decode(piece), rankLimit);
+            assert.equal(got, want, `--sort ${sort} --limit ${limit}, rank limit ${rankLimit}`);
+          }
         }
       }
       assert.equal(json(both([]).json, []), "[]");

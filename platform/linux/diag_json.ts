@@ -211,8 +211,9 @@ export class DiagJson {
   }
 
   /** Writes the JSON array of these sockets in `order`, a piece at a time. */
-  #json(order: readonly number[], write: (piece: Uint8Array) => void): void {
-    for (const i of order) {
+  #json(order: ArrayLike<number>, write: (piece: Uint8Array) => void): void {
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k];
       if (!(i >= 0 && i < this.#count)) throw new RangeError(`Expected a socket number, got ${i}`);
     }
     at = 0;
