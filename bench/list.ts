@@ -222,10 +222,12 @@ function timeStages(runtimes: string[], runs: number): void {
     ...[0, 1, 2, 3].map((n) => ({ r, n, argv: [...run[r], stages, `${n}`] })),
     { r, n: 4, argv: [...run[r], cli, "ls", "--json", "--no-processes"] },
   ]);
+  let lines = 0;
   const ms = (argv: string[]) => {
     const t0 = performance.now();
     const p = spawnSync(argv[0], argv.slice(1), { maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "inherit"] });
     if (p.status !== 0) throw new Error(`${argv.join(" ")} exited with ${p.status}`);
+    if (argv[0] === "ss") lines = p.stdout.reduce((n: number, b: number) => n + (b === 10 ? 1 : 0), 0);
     return performance.now() - t0;
   };
   const ss: number[] = [];
@@ -239,7 +241,9 @@ function timeStages(runtimes: string[], runs: number): void {
   }
   const ssMs = median(ss);
   console.log(
-    `ss -tmi: ${ssMs.toFixed(0)} ms (0.80× is ${(ssMs * 0.8).toFixed(0)} ms); medians of ${runs} runs`,
+    // ss prints a header line, then two lines per socket
+    `ss -tmi on ${(lines - 1) / 2} sockets: ${ssMs.toFixed(0)} ms (0.80× is ${(ssMs * 0.8).toFixed(0)} ms);` +
+      ` medians of ${runs} runs`,
   );
   for (const r of runtimes) {
     console.log(`\n${r.padEnd(46)} cumulative   this stage`);
