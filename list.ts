@@ -10,7 +10,7 @@
  */
 import { checkInt, described, settle } from "./_args.ts";
 import { platform } from "./platform/mod.ts";
-import type { SocketQuery } from "./platform/types.ts";
+import type { SocketJson, SocketJsonField, SocketQuery } from "./platform/types.ts";
 import { type SendBuffer, type SocketEntry, TCP_STATES, type TcpState } from "./types.ts";
 
 /**
@@ -109,6 +109,22 @@ export function listSocketsSync(filter?: ListFilter): SocketEntry[] {
   }
   return all;
 }
+
+/**
+ * The listing of {@linkcode listSocketsSync}, kept compact to be written as JSON without an
+ * object per socket: each socket's JSON is byte for byte `JSON.stringify` of its entry. For
+ * `sockbuf ls --json`; not exported from mod.ts.
+ *
+ * @param filter which sockets; `tcpInfo` and `processes` are not offered here
+ * @returns the sockets in the kernel's order, with the fields sorting needs
+ * @throws as {@linkcode listSocketsSync}, and {@linkcode TypeError} if the filter asks for
+ * `tcpInfo` or `processes`
+ */
+export function listSocketsJsonSync(filter?: ListFilter): SocketJson {
+  return platform().listSocketsJson(query(filter));
+}
+
+export type { SocketJson, SocketJsonField };
 
 /**
  * Lists the host's TCP sockets: addresses, state, owner uid, inode, the send buffer

@@ -78,23 +78,27 @@ export function stdoutIsTerminal(): boolean {
  * reader makes it wait, never reorders. A reader that went away throws {@linkcode BrokenPipe}.
  */
 export function writeStdout(text: string): void {
-  if (nodeProcess) fdWriteAll(1, text);
-  else denoWriteAll(Deno.stdout, text);
+  writeStdoutBytes(encoder.encode(text));
+}
+
+/** {@linkcode writeStdout} for bytes already encoded. */
+export function writeStdoutBytes(bytes: Uint8Array): void {
+  if (nodeProcess) fdWriteAll(1, bytes);
+  else denoWriteAll(Deno.stdout, bytes);
 }
 
 /** Writes all of `text` to stderr; if stderr is closed there is nowhere to say so, so nothing happens. */
 export function writeStderr(text: string): void {
   try {
-    if (nodeProcess) fdWriteAll(2, text);
-    else denoWriteAll(Deno.stderr, text);
+    if (nodeProcess) fdWriteAll(2, encoder.encode(text));
+    else denoWriteAll(Deno.stderr, encoder.encode(text));
   } catch (err) {
     if (!(err instanceof BrokenPipe)) throw err;
   }
 }
 
-/** Deno: writes all of `text`, however many calls the OS takes (Deno's stdio blocks). */
-function denoWriteAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
-  const bytes = encoder.encode(text);
+/** Deno: writes all of `bytes`, however many calls the OS takes (Deno's stdio blocks). */
+function denoWriteAll(stream: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
   try {
     for (let off = 0; off < bytes.length;) off += stream.writeSync(bytes.subarray(off));
   } catch (err) {
@@ -107,12 +111,12 @@ let bunFs: BunFs | undefined;
 let bunPoll: BunPoll | undefined;
 
 /**
- * Bun and Node: writes all of `text` to `fd` synchronously. Bun makes its stdio pipes non-blocking,
- * so a full pipe gives EAGAIN; handing the rest to an asynchronous stream would let the next
- * write overtake it, so wait with poll(2) until the pipe takes more, and go on writing here.
+ * Bun and Node: writes all of `bytes` to `fd` synchronously. Bun makes its stdio pipes
+ * non-blocking, so a full pipe gives EAGAIN; handing the rest to an asynchronous stream would
+ * let the next write overtake it, so wait with poll(2) until the pipe takes more, and go on
+ * writing here.
  */
-function fdWriteAll(fd: number, text: string): void {
-  const bytes = encoder.encode(text);
+function fdWriteAll(fd: number, bytes: Uint8Array): void {
   bunFs ??= isBun ? bunRequire<BunFs>("node:fs") : nodeProcess!.getBuiltinModule!("node:fs") as BunFs;
   for (let off = 0; off < bytes.length;) {
     try {

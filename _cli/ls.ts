@@ -4,7 +4,8 @@
  * @module
  */
 import { EXIT, out, parseFlags, style, UsageError } from "./common.ts";
-import { LIST_FLAGS, LIST_HELP, listFor, listOptions, render } from "./list_view.ts";
+import { writeStdoutBytes } from "./host.ts";
+import { LIST_FLAGS, LIST_HELP, listFor, listOptions, render, writeJsonFor } from "./list_view.ts";
 
 const USAGE = `Usage: sockbuf ls [flags]
 
@@ -34,9 +35,14 @@ export async function ls(args: string[]): Promise<number> {
   // The table has no room for tcp_info's seventy-odd fields; saying so beats ignoring it.
   if (values["tcp-info"] && !values.json) throw new UsageError("--tcp-info needs --json");
   const o = listOptions(values);
+  if (values.json && !values["tcp-info"] && !o.processes) {
+    // One line, as `ip -j` prints, written from the kernel's replies without objects.
+    writeJsonFor(o, writeStdoutBytes);
+    out("\n");
+    return EXIT.ok;
+  }
   const entries = listFor(o, values["tcp-info"]);
   if (values.json) {
-    // One line, as `ip -j` prints: a single stringify of the array is the fastest way here.
     out(JSON.stringify(entries));
     out("\n");
   } else {

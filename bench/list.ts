@@ -3,6 +3,7 @@
  * loopback connections held open.
  *
  *   deno run --allow-all bench/list.ts [--connections 10000] [--runs 7] [--cmd "argv …"]…
+ *                                      [--ls deno,bun | --stages deno,bun]
  *   bun bench/list.ts [same options]
  *
  * Two child processes (started under `prlimit`, fd limit raised as far as allowed) hold the server and
@@ -19,6 +20,10 @@
  * change in machine load hits all of them alike, and prints one JSON row per runtime
  * `{ case, runtime, nsPerOp, cNsPerOp, ratio }` (the run with the median ratio to the `ss` run
  * before it; "C" is `ss`), as bench/cases.ts does. bench/main.ts runs this.
+ * With `--stages deno,bun` it shows where such a run's time goes: `ss -tmi`, then for each
+ * runtime the command cut short after each stage (bench/ls_stages.ts: the runtime alone, the
+ * modules `ls` loads, the listing, the sorted JSON) and whole, interleaved the same way, as
+ * cumulative medians with each stage's share.
  * The listing uses ss's default states for `-t` (all but LISTEN, SYN_RECV, TIME_WAIT, CLOSE),
  * so both report the same sockets; the counts are printed to check.
  */
@@ -43,6 +48,7 @@ const { values } = parseArgs({
     print: { type: "boolean", default: false },
     processes: { type: "boolean", default: false },
     ls: { type: "string" },
+    stages: { type: "string" },
   },
 });
 
@@ -193,6 +199,67 @@ function timeLs(runtimes: string[], runs: number, sockets: number): void {
   }
 }
 
+/**
+ * `ss -tmi`, then each runtime's `sockbuf ls --json --no-processes` cut short after each stage
+ * (bench/ls_stages.ts) and whole, one run of each per round, the first round a warm-up. Prints
+ * cumulative medians and each stage's own share.
+ */
+function timeStages(runtimes: string[], runs: number): void {
+  const stages = fileURLToPath(new URL("./ls_stages.ts", import.meta.url));
+  const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+  const run: Record<string, string[]> = { deno: ["deno", "run", "--allow-all"], bun: ["bun"] };
+  for (const r of runtimes) {
+    if (!run[r]) throw new TypeError(`--stages: unknown runtime ${JSON.stringify(r)}`);
+  }
+  const names = [
+    "start the runtime (nothing imported)",
+    "load the modules `ls` loads",
+    "list the sockets (dump, a record each)",
+    "sort them and write their JSON (discarded)",
+    "write it into the pipe: `sockbuf ls` itself",
+  ];
+  const steps = runtimes.flatMap((r) => [
+    ...[0, 1, 2, 3].map((n) => ({ r, n, argv: [...run[r], stages, `${n}`] })),
+    { r, n: 4, argv: [...run[r], cli, "ls", "--json", "--no-processes"] },
+  ]);
+  let lines = 0;
+  const ms = (argv: string[]) => {
+    const t0 = performance.now();
+    const p = spawnSync(argv[0], argv.slice(1), { maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "inherit"] });
+    if (p.status !== 0) throw new Error(`${argv.join(" ")} exited with ${p.status}`);
+    if (argv[0] === "ss") lines = p.stdout.reduce((n: number, b: number) => n + (b === 10 ? 1 : 0), 0);
+    return performance.now() - t0;
+  };
+  const ss: number[] = [];
+  const times = steps.map(() => [] as number[]);
+  for (let i = 0; i <= runs; i++) {
+    const s = ms(["ss", "-tmi"]);
+    const t = steps.map((step) => ms(step.argv));
+    if (i === 0) continue;
+    ss.push(s);
+    t.forEach((x, k) => times[k].push(x));
+  }
+  const ssMs = median(ss);
+  console.log(
+    // ss prints a header line, then two lines per socket
+    `ss -tmi on ${(lines - 1) / 2} sockets: ${ssMs.toFixed(0)} ms (0.80× is ${(ssMs * 0.8).toFixed(0)} ms);` +
+      ` medians of ${runs} runs`,
+  );
+  for (const r of runtimes) {
+    console.log(`\n${r.padEnd(46)} cumulative   this stage`);
+    let before = 0;
+    steps.forEach((step, k) => {
+      if (step.r !== r) return;
+      const m = median(times[k]);
+      console.log(
+        `  ${names[step.n].padEnd(44)} ${m.toFixed(0).padStart(5)} ms ${(m / ssMs).toFixed(2)}×` +
+          `  ${(m - before).toFixed(0).padStart(5)} ms ${((m - before) / ssMs).toFixed(2)}×`,
+      );
+      before = m;
+    });
+  }
+}
+
 if (values.role === "server") {
   await serve();
 } else if (values.role === "client") {
@@ -213,6 +280,8 @@ if (values.role === "server") {
   try {
     if (values.ls !== undefined) {
       timeLs(values.ls.split(",").filter(Boolean), runs, 2 * n);
+    } else if (values.stages !== undefined) {
+      timeStages(values.stages.split(",").filter(Boolean), runs);
     } else {
       const ours = listSocketsSync({ states: SS_DEFAULT });
       const rows: [string, number, string][] = [];

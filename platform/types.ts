@@ -29,6 +29,12 @@ export interface Platform {
    * (Linux only: others throw).
    */
   listSockets(query: SocketQuery): Iterable<SocketEntry[]>;
+  /**
+   * The same listing, kept as the kernel's replies and written as JSON on request: byte for
+   * byte `JSON.stringify` of the entries {@linkcode Platform.listSockets} gives (without
+   * `tcpInfo` and `processes`, which the query must not ask for). Linux only.
+   */
+  listSocketsJson(query: SocketQuery): SocketJson;
   /** The send buffer of another process's socket `fd`, read through a duplicate of it (Linux only). */
   inspectProcessSocket(pid: number, fd: number): SendBuffer;
 }
@@ -66,6 +72,36 @@ export interface SocketQuery {
   readonly tcpInfo: boolean | ((entry: SocketEntry) => boolean);
   /** Find the processes holding each socket. */
   readonly processes: boolean;
+}
+
+/** The fields of a {@linkcode SocketJson} listing that sorting reads. */
+export type SocketJsonField =
+  | "unsent"
+  | "queued"
+  | "size"
+  | "unackedSegments"
+  | "rttMicros"
+  | "cwndSegments"
+  | "localPort";
+
+/**
+ * Sockets listed for JSON, in the kernel's order (socket `i` is the kernel's `i`-th), kept
+ * compact: a host with tens of thousands of sockets would otherwise hold megabytes of objects
+ * and text at once.
+ */
+export interface SocketJson {
+  readonly count: number;
+  /**
+   * Socket `i`'s field as its entry has it (`unsent`, `queued`, `size` and `unackedSegments`
+   * of `sendBuffer`; `localPort` is `local.port`), or -1 where the entry has none.
+   */
+  field(i: number, name: SocketJsonField): number;
+  /**
+   * Writes `JSON.stringify` of the entries of these sockets, in this order, as UTF-8
+   * (ASCII) bytes, in pieces: each piece is valid only during the call to `write`.
+   * @param order socket numbers, each below `count`
+   */
+  json(order: ArrayLike<number>, write: (piece: Uint8Array) => void): void;
 }
 
 /** One end of a TCP connection: its address as 16 bytes (IPv4 mapped to `::ffff:a.b.c.d`) and port. */

@@ -19,6 +19,7 @@ export function unsupported(os: string): Platform {
     error: fail,
     written: fail,
     listSockets: fail,
+    listSocketsJson: fail,
     inspectProcessSocket: fail,
     sockets: {
       openFds: fail,

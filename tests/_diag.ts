@@ -6,6 +6,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import { libc } from "../ffi/mod.ts";
+import { LINUX_LIBC } from "../platform/linux/mod.ts";
+import { DIAG, diagRequest, extBit, walkDiagReplies } from "../platform/linux/diag_parse.ts";
 import { otherUser, run, runtime } from "./_helpers.ts";
 
 /** What `ss -tmie` says of one socket. */
@@ -112,4 +116,39 @@ export async function startHolder(
       await exited;
     },
   };
+}
+
+/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
+export function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Dumps TCP sockets in every state over a netlink socket of our own, as request `seq`,
+ * returning each datagram's bytes.
+ */
+export function capture(family: number, seq: number): Uint8Array[] {
+  const c = libc(LINUX_LIBC);
+  const fd = c.socket(DIAG.AF_NETLINK, DIAG.SOCK_RAW | DIAG.SOCK_CLOEXEC, DIAG.NETLINK_SOCK_DIAG);
+  assert.ok(fd >= 0, `socket: ${fd}`);
+  const out: Uint8Array[] = [];
+  try {
+    const ext = extBit(DIAG.INET_DIAG_INFO) | extBit(DIAG.INET_DIAG_SKMEMINFO);
+    assert.ok(c.send(fd, diagRequest(family, 0xfffe, ext, seq), 0) > 0);
+    const buf = new Uint8Array(1 << 16);
+    for (let i = 0; i < 100_000; i++) {
+      const n = c.recv(fd, buf, 0);
+      assert.ok(n > 0, `recv: ${n}`);
+      out.push(buf.slice(0, n));
+      if (walkDiagReplies(buf, n, seq, () => {})) return out;
+    }
+    throw new Error("no NLMSG_DONE");
+  } finally {
+    c.closeFd(fd);
+  }
 }

@@ -12,16 +12,10 @@ import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
 import { SockbufError, type SocketEntry, type TcpState } from "../mod.ts";
-import { libc } from "../ffi/mod.ts";
-import { decodeLinuxTcpInfo, LINUX_LIBC } from "../platform/linux/mod.ts";
-import {
-  DIAG,
-  diagRequest,
-  extBit,
-  parseDiagReplies,
-  type ParseOptions,
-} from "../platform/linux/diag_parse.ts";
+import { decodeLinuxTcpInfo } from "../platform/linux/mod.ts";
+import { DIAG, parseDiagReplies, type ParseOptions } from "../platform/linux/diag_parse.ts";
 import { hasTool, hex, needs, run, type StalledPair, stalledPair } from "./_helpers.ts";
+import { capture, prng } from "./_diag.ts";
 
 const linux = process.platform === "linux";
 
@@ -45,38 +39,6 @@ const STATES: TcpState[] = [
 const SEQ = 7;
 const plain: ParseOptions = { seq: SEQ, states: STATES };
 const full: ParseOptions = { seq: SEQ, states: STATES, tcpInfo: (b, n) => decodeLinuxTcpInfo(b, n) };
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Dumps TCP sockets over a netlink socket of our own, returning each datagram's bytes. */
-function capture(family: number): Uint8Array[] {
-  const c = libc(LINUX_LIBC);
-  const fd = c.socket(DIAG.AF_NETLINK, DIAG.SOCK_RAW | DIAG.SOCK_CLOEXEC, DIAG.NETLINK_SOCK_DIAG);
-  assert.ok(fd >= 0, `socket: ${fd}`);
-  const out: Uint8Array[] = [];
-  try {
-    const ext = extBit(DIAG.INET_DIAG_INFO) | extBit(DIAG.INET_DIAG_SKMEMINFO);
-    assert.ok(c.send(fd, diagRequest(family, 0xfffe, ext, SEQ), 0) > 0);
-    const buf = new Uint8Array(1 << 16);
-    for (let i = 0; i < 1000; i++) {
-      const n = c.recv(fd, buf, 0);
-      assert.ok(n > 0, `recv: ${n}`);
-      out.push(buf.slice(0, n));
-      if (parseDiagReplies(buf, n, plain, [])) return out;
-    }
-    throw new Error("no NLMSG_DONE");
-  } finally {
-    c.closeFd(fd);
-  }
-}
 
 /** Splits a datagram into its messages (valid ones, as the kernel sent them). */
 function messages(datagram: Uint8Array): Uint8Array[] {
@@ -340,7 +302,7 @@ int main(void) {
           for (const host of ["127.0.0.1", "::1"]) pairs.push(await stalledPair(host));
           pairs[0].client.write(new Uint8Array(100_000));
           for (const family of [2, 10]) {
-            for (const d of capture(family)) seeds.push(d, ...messages(d));
+            for (const d of capture(family, SEQ)) seeds.push(d, ...messages(d));
           }
         }
       } finally {

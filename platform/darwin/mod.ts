@@ -236,6 +236,11 @@ export const darwin: Platform = {
       "Listing every socket on the host is Linux-only (netlink sock_diag); macOS is not supported",
     );
   },
+  listSocketsJson() {
+    throw new Error(
+      "Listing every socket on the host is Linux-only (netlink sock_diag); macOS is not supported",
+    );
+  },
   inspectProcessSocket() {
     throw new Error(
       "Inspecting another process's socket is Linux-only (pidfd_getfd); macOS is not supported",

@@ -9,17 +9,11 @@ import { SockbufError } from "../../errors.ts";
 import type { Libc } from "../../ffi/mod.ts";
 import type { LinuxTcpInfo, SocketEntry, TcpState } from "../../types.ts";
 import { check } from "../posix.ts";
-import {
-  DIAG,
-  diagRequest,
-  extBit,
-  parseDiagReplies,
-  type ParseOptions,
-  portBytecode,
-} from "./diag_parse.ts";
+import { DIAG, diagRequest, extBit, parseDiagReplies, portBytecode } from "./diag_parse.ts";
+import { DiagJson } from "./diag_json.ts";
 import { socketProcesses } from "./diag_proc.ts";
 import { LINUX_ERRNO } from "./errno.ts";
-import type { SocketQuery } from "../types.ts";
+import type { SocketJson, SocketQuery } from "../types.ts";
 
 export { withProcessFd } from "./diag_proc.ts";
 
@@ -59,16 +53,19 @@ export function stateMask(states: readonly TcpState[] | undefined, table: readon
 }
 
 /**
- * Lists the TCP sockets the query selects, yielding each datagram's entries as one batch.
- * The netlink socket closes when the iteration ends, including by `break` or a throw.
+ * The dump's datagrams, each in the one receive buffer (valid until the next is read), with
+ * the request's `seq`; the caller parses each and says when it has seen `NLMSG_DONE`
+ * (`next(done)`). The netlink socket closes when the iteration ends, including by `break`
+ * or a throw.
  */
-export function* listLinuxSockets(query: SocketQuery, ctx: LinuxDiagContext): Generator<SocketEntry[]> {
+function* datagrams(
+  query: SocketQuery,
+  ctx: LinuxDiagContext,
+): Generator<{ bytes: Uint8Array; length: number; seq: number }, void, boolean> {
   const c = ctx.lib();
   const states = stateMask(query.states, ctx.states);
   const bytecode = portBytecode({ local: query.localPort, peer: query.peerPort, either: query.eitherPort });
   const ext = extBit(DIAG.INET_DIAG_INFO) | extBit(DIAG.INET_DIAG_SKMEMINFO);
-  // Holders are found before the dump: a socket opened in between has none.
-  const owners = query.processes ? socketProcesses(c) : undefined;
   const fd = check(
     c.socket(DIAG.AF_NETLINK, DIAG.SOCK_RAW | DIAG.SOCK_CLOEXEC, DIAG.NETLINK_SOCK_DIAG),
     LINUX_ERRNO,
@@ -82,12 +79,6 @@ export function* listLinuxSockets(query: SocketQuery, ctx: LinuxDiagContext): Ge
     const buf = buffer ??= new Uint8Array(1 << 20);
     for (const family of query.families) {
       seq = (seq + 1) >>> 0;
-      const opts: ParseOptions = {
-        seq,
-        states: ctx.states,
-        tcpInfo: query.tcpInfo ? ctx.tcpInfo : undefined,
-        wantsTcpInfo: typeof query.tcpInfo === "function" ? query.tcpInfo : undefined,
-      };
       const request = diagRequest(family === 4 ? 2 : 10, states, ext, seq, bytecode);
       check(c.send(fd, request, 0), LINUX_ERRNO, "send a sock_diag request", "send");
       for (let done = false; !done;) {
@@ -101,13 +92,56 @@ export function* listLinuxSockets(query: SocketQuery, ctx: LinuxDiagContext): Ge
         if (n === 0) {
           throw new SockbufError("receive sock_diag replies: the reply is empty", "recv", 74, "EBADMSG");
         }
-        const batch: SocketEntry[] = [];
-        done = parseDiagReplies(buf, n, opts, batch);
-        if (owners) { for (const e of batch) e.processes = owners.get(e.inode) ?? []; }
-        if (batch.length > 0) yield batch;
+        done = yield { bytes: buf, length: n, seq };
       }
     }
   } finally {
     c.closeFd(fd);
   }
+}
+
+/**
+ * Lists the TCP sockets the query selects, yielding each datagram's entries as one batch.
+ * The netlink socket closes when the iteration ends, including by `break` or a throw.
+ */
+export function* listLinuxSockets(query: SocketQuery, ctx: LinuxDiagContext): Generator<SocketEntry[]> {
+  // Holders are found before the dump: a socket opened in between has none.
+  const owners = query.processes ? socketProcesses(ctx.lib()) : undefined;
+  const tcpInfo = query.tcpInfo ? ctx.tcpInfo : undefined;
+  // A function: decode tcp_info only for the entries it picks (the exporter's top N).
+  const wantsTcpInfo = typeof query.tcpInfo === "function" ? query.tcpInfo : undefined;
+  const dump = datagrams(query, ctx);
+  try {
+    for (let r = dump.next(false); !r.done;) {
+      const { bytes, length, seq } = r.value;
+      const batch: SocketEntry[] = [];
+      const done = parseDiagReplies(bytes, length, { seq, states: ctx.states, tcpInfo, wantsTcpInfo }, batch);
+      if (owners) { for (const e of batch) e.processes = owners.get(e.inode) ?? []; }
+      if (batch.length > 0) yield batch;
+      r = dump.next(done);
+    }
+  } finally {
+    dump.return();
+  }
+}
+
+/**
+ * The same listing, kept as the replies to be written as JSON (see diag_json.ts); the query
+ * must not ask for `tcpInfo` or `processes`.
+ */
+export function listLinuxSocketsJson(query: SocketQuery, ctx: LinuxDiagContext): SocketJson {
+  if (query.tcpInfo || query.processes) {
+    throw new TypeError("the JSON listing has no tcpInfo or processes: use listSockets for them");
+  }
+  const writer = new DiagJson(ctx.states);
+  const dump = datagrams(query, ctx);
+  try {
+    for (let r = dump.next(false); !r.done;) {
+      const { bytes, length, seq } = r.value;
+      r = dump.next(writer.datagram(bytes, length, seq));
+    }
+  } finally {
+    dump.return();
+  }
+  return writer.result();
 }

@@ -154,12 +154,12 @@ function refused(errno: number): SockbufError {
 const DECIMAL: readonly string[] = Array.from({ length: 256 }, (_, i) => `${i}`);
 
 /** IPv4 text from the 4 bytes at `at`. */
-function ipv4(b: Uint8Array, at: number): string {
+export function ipv4(b: Uint8Array, at: number): string {
   return `${DECIMAL[b[at]]}.${DECIMAL[b[at + 1]]}.${DECIMAL[b[at + 2]]}.${DECIMAL[b[at + 3]]}`;
 }
 
 /** IPv6 text from the 16 bytes at `at`, in the form glibc's `inet_ntop` (and so `ss`) prints. */
-function ipv6(b: Uint8Array, at: number): string {
+export function ipv6(b: Uint8Array, at: number): string {
   const w = [0, 0, 0, 0, 0, 0, 0, 0];
   for (let i = 0; i < 8; i++) w[i] = (b[at + 2 * i] << 8) | b[at + 2 * i + 1];
   // The longest run of two or more zero words (the first on a tie) becomes "::" (RFC 5952).
@@ -205,6 +205,24 @@ export function parseDiagReplies(
   opts: ParseOptions,
   out: SocketEntry[],
 ): boolean {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return walkDiagReplies(bytes, length, opts.seq, (b, end) => out.push(entryAt(bytes, v, b, end, opts)));
+}
+
+/**
+ * Walks one datagram of `sock_diag` replies, calling `onSocket` with the byte offsets of each
+ * `inet_diag_msg` of request `seq` and of its message's end; what {@linkcode parseDiagReplies}
+ * and the JSON writer (diag_json.ts) share, so both accept and refuse exactly the same input.
+ *
+ * @returns true once the dump's `NLMSG_DONE` is seen
+ * @throws {SockbufError} as {@linkcode parseDiagReplies}
+ */
+export function walkDiagReplies(
+  bytes: Uint8Array,
+  length: number,
+  seq: number,
+  onSocket: (b: number, end: number) => void,
+): boolean {
   const n = Math.min(length, bytes.byteLength);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let o = 0;
@@ -215,7 +233,7 @@ export function parseDiagReplies(
       throw malformed(`a message of ${len} bytes at byte ${o} of ${n}`);
     }
     const type = v.getUint16(o + 4, true);
-    if (v.getUint32(o + 8, true) === opts.seq) {
+    if (v.getUint32(o + 8, true) === seq) {
       if (type === DIAG.NLMSG_DONE) {
         // A dump that failed part-way says so with a negative errno in DONE's payload.
         const err = len >= 20 ? v.getInt32(o + 16, true) : 0;
@@ -232,7 +250,7 @@ export function parseDiagReplies(
         throw malformed("NLMSG_OVERRUN: the kernel lost data");
       } else if (type === DIAG.SOCK_DIAG_BY_FAMILY) {
         if (len < DIAG.NLMSG_HDRLEN + DIAG.MSG_SIZE) throw malformed(`an inet_diag_msg of ${len} bytes`);
-        out.push(entryAt(bytes, v, o + DIAG.NLMSG_HDRLEN, o + len, opts));
+        onSocket(o + DIAG.NLMSG_HDRLEN, o + len);
       }
     }
     o += (len + 3) & ~3;
@@ -241,14 +259,15 @@ export function parseDiagReplies(
 }
 
 /**
- * The entry for the `inet_diag_msg` at `b` whose message ends at `end`. Written for the
- * first, unoptimised run too (a CLI parses once): no closures or temporary arrays per entry.
+ * Finds the `INET_DIAG_INFO` and `INET_DIAG_SKMEMINFO` attributes after the `inet_diag_msg`
+ * at `b`, writing `[infoAt, infoLen, memAt, memLen]` into `found` (lengths 0 when absent).
+ * An attribute whose length is below its header or past the message ends the search,
+ * keeping what came before.
  */
-function entryAt(bytes: Uint8Array, v: DataView, b: number, end: number, opts: ParseOptions): SocketEntry {
+export function findAttributes(bytes: Uint8Array, b: number, end: number, found: Int32Array): void {
   let infoAt = 0, infoLen = 0, memAt = 0, memLen = 0;
   for (let a = b + DIAG.MSG_SIZE; end - a >= 4;) {
     const alen = bytes[a] | (bytes[a + 1] << 8);
-    // A length below the header or past the message: stop, keeping what came before.
     if (alen < 4 || alen > end - a) break;
     const type = (bytes[a + 2] | (bytes[a + 3] << 8)) & DIAG.NLA_TYPE_MASK;
     if (type === DIAG.INET_DIAG_INFO) {
@@ -260,6 +279,22 @@ function entryAt(bytes: Uint8Array, v: DataView, b: number, end: number, opts: P
     }
     a += (alen + 3) & ~3;
   }
+  found[0] = infoAt;
+  found[1] = infoLen;
+  found[2] = memAt;
+  found[3] = memLen;
+}
+
+/** Scratch for {@linkcode findAttributes}: one per module, as a CLI parses in one thread. */
+const found = new Int32Array(4);
+
+/**
+ * The entry for the `inet_diag_msg` at `b` whose message ends at `end`. Written for the
+ * first, unoptimised run too (a CLI parses once): no closures or temporary arrays per entry.
+ */
+function entryAt(bytes: Uint8Array, v: DataView, b: number, end: number, opts: ParseOptions): SocketEntry {
+  findAttributes(bytes, b, end, found);
+  const infoAt = found[0], infoLen = found[1], memAt = found[2], memLen = found[3];
   const stateNumber = bytes[b + 1];
   const state = opts.states[stateNumber] ?? "UNKNOWN";
   const listener = stateNumber === DIAG.TCP_LISTEN;

@@ -14,7 +14,7 @@ import type { LinuxTcpInfo, SendBuffer, TcpState } from "../../types.ts";
 import { check, errorFor, intOptions, socketOps, stateName, testingOps } from "../posix.ts";
 import { decode, type Layout, viewOf } from "../layout.ts";
 import { LINUX_ERRNO } from "./errno.ts";
-import { listLinuxSockets, withProcessFd } from "./diag.ts";
+import { type LinuxDiagContext, listLinuxSockets, listLinuxSocketsJson, withProcessFd } from "./diag.ts";
 import {
   decodeLinux618,
   decodeLinuxBits,
@@ -229,7 +229,15 @@ export function inspectLinux(c: Libc, fd: number): SendBuffer {
   };
 }
 
+/** What the listing needs from this file. */
+const DIAG_CONTEXT: LinuxDiagContext = {
+  lib: () => libc(SPEC),
+  states: STATES,
+  tcpInfo: (bytes, length) => decodeLinuxTcpInfo(bytes, length, kernelLayout(libc(SPEC))),
+};
+
 /** The Linux platform. */
+
 export const linux: Platform = {
   os: "linux",
   inspect: (fd) => inspectLinux(libc(SPEC), fd),
@@ -261,12 +269,8 @@ export const linux: Platform = {
     return ackedView.getUint32(120, true) + ackedView.getUint32(124, true) * 2 ** 32 + queued;
   },
   error: (op, syscall, code) => errorFor(LINUX_ERRNO, op, syscall, code),
-  listSockets: (query) =>
-    listLinuxSockets(query, {
-      lib: () => libc(SPEC),
-      states: STATES,
-      tcpInfo: (bytes, length) => decodeLinuxTcpInfo(bytes, length, kernelLayout(libc(SPEC))),
-    }),
+  listSockets: (query) => listLinuxSockets(query, DIAG_CONTEXT),
+  listSocketsJson: (query) => listLinuxSocketsJson(query, DIAG_CONTEXT),
   inspectProcessSocket: (pid, fd) => withProcessFd(libc(SPEC), pid, fd, (dup) => linux.inspect(dup)),
   sockets: socketOps(
     { ...LINUX, ENOTCONN: 107, familyOffset: 0, fdDir: "/proc/self/fd", errno: LINUX_ERRNO },
