@@ -4,9 +4,7 @@
  *
  * @module
  */
-// Types only: Deno's node:util costs ~35 ms to load (its node compatibility layer), more than
-// `sockbuf ls --json` may take in all on a big host; parseFlags below does its work.
-import type { parseArgs, ParseArgsConfig } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { env, stdoutIsTerminal, writeStdout } from "./host.ts";
 import { quote } from "../route/_validate.ts";
 
@@ -99,63 +97,33 @@ function checkFlags(args: string[], options: Options, positionals: boolean): voi
   }
 }
 
-/** What `parseArgs` (strict, negatable booleans) gives for `options` and `--help`. */
-type Parsed<O extends Options> = ReturnType<
-  typeof parseArgs<{
-    args: string[];
-    options: O & { help: { type: "boolean"; short: "h" } };
-    strict: true;
-    allowPositionals: boolean;
-    allowNegative: true;
-  }>
->;
-
 /**
- * What node:util's `parseArgs` (strict, `allowNegative`) gives, with `--help`/`-h` added,
- * after {@linkcode checkFlags} has refused everything it would refuse; every problem is a
- * {@linkcode UsageError} naming the flag. Done here rather than by `parseArgs`, whose module
- * is slow to load under Deno; tests/cli_flags.test.ts holds the two to the same results.
+ * `parseArgs` (strict) with `--help`/`-h` added, after {@linkcode checkFlags}; every problem
+ * is a {@linkcode UsageError} naming the flag.
  * @returns the parsed values and positionals, or `undefined` when `--help` was given
  */
 export function parseFlags<O extends Options>(
   args: string[],
   options: O,
   positionals = false,
-): Parsed<O> | undefined {
+) {
   const help = { type: "boolean", short: "h" } as const;
-  const all: Options = { ...options, help };
+  const all = { ...options, help };
   checkFlags(args, all, positionals);
-  const values: Record<string, string | boolean | (string | boolean)[] | undefined> = Object.create(null);
-  const rest: string[] = [];
-  const set = (key: string, value: string | boolean) => {
-    if (all[key].multiple) ((values[key] ??= []) as (string | boolean)[]).push(value);
-    else values[key] = value;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--") {
-      rest.push(...args.slice(i + 1));
-      break;
-    }
-    if (arg === "-h") {
-      set("help", true);
-    } else if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      const name = arg.slice(2, eq < 0 ? undefined : eq);
-      if (Object.hasOwn(all, name)) {
-        if (all[name].type === "boolean") set(name, true);
-        else set(name, eq < 0 ? args[++i] : arg.slice(eq + 1));
-      } else {
-        set(name.slice(3), false); // --no-NAME, which checkFlags let through only for a boolean
-      }
-    } else {
-      rest.push(arg);
-    }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: all,
+      strict: true,
+      allowPositionals: positionals,
+      allowNegative: true,
+    });
+  } catch (err) {
+    // checkFlags should have caught it first; parseArgs' own message quotes values in full.
+    throw new UsageError(printable(String((err as Error).message).slice(0, 200), false));
   }
-  for (const [key, option] of Object.entries(all)) {
-    if (values[key] === undefined && option.default !== undefined) values[key] = option.default;
-  }
-  return values.help ? undefined : { values, positionals: rest } as unknown as Parsed<O>;
+  return (parsed.values as { help?: boolean }).help ? undefined : parsed;
 }
 
 /** An integer flag in `[min, max]`, or a {@linkcode UsageError} naming the flag. */
