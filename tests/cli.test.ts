@@ -34,6 +34,8 @@ function cli(args: string[], env: Record<string, string> = {}) {
     cwd: root,
     encoding: "utf8",
     timeout: 60_000,
+    // A busy host's listing runs to megabytes (500 bytes a socket); the default is 1 MiB.
+    maxBuffer: 1 << 30,
     env: { ...process.env, NO_COLOR: "1", ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, all: `${r.stdout}\n${r.stderr}` };
