@@ -94,6 +94,13 @@ function loadKoffi(proc: NodeProcess): Koffi {
     const mod = createRequire(import.meta.url)("koffi") as Koffi & { default?: Koffi };
     return typeof mod.load === "function" ? mod : mod.default!;
   } catch (cause) {
+    const code = (cause as { code?: unknown })?.code;
+    if (code === "ERR_DLOPEN_DISABLED" || code === "ERR_ACCESS_DENIED") {
+      throw new Error(
+        "sockbuf calls libc through koffi, a native addon: run Node with --allow-addons (the permission model is on)",
+        { cause },
+      );
+    }
     throw new Error(
       `sockbuf calls libc through FFI, and Node ${proc.version} has no node:ffi (Node 26 has): ` +
         `install the koffi package (npm install koffi) or run Node 26`,

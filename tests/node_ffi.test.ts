@@ -5,7 +5,7 @@
  * and its stderr for warnings. Runs under any suite runtime: the Nodes are spawned by path.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -145,6 +145,31 @@ describe("ffi/node.ts on the pinned Nodes", { skip: !linux && "Linux only: ss" }
     assert.notEqual(none.code, 0);
     assert.match(none.stderr, /SOCKBUF_NODE_FFI=node:ffi, but Node v22\.\d+\.\d+ has no node:ffi/);
   });
+
+  for (const [alias, flag] of [["node26", "--allow-ffi"], ["node22", "--allow-addons"]] as const) {
+    it(`${alias} under the permission model names ${flag}, and works with it`, { timeout: 60_000 }, (t) => {
+      if (!needs(t, existsSync(nodeBin(alias)), `node_modules/${alias} (npm install)`)) return;
+      const dir = mkdtempSync(join(tmpdir(), "sockbuf-node-perm-"));
+      try {
+        const file = join(dir, "perm.mjs");
+        writeFileSync(
+          file,
+          `import { inspectSync } from ${JSON.stringify(join(root, "mod.ts"))};\n` +
+            `try { inspectSync(2147483647); } catch (e) { console.log(e.code ?? e.message); }\n`,
+          { flag: "wx" },
+        );
+        const run = (...flags: string[]) =>
+          spawnSync(nodeBin(alias), ["--permission", "--allow-fs-read=*", ...flags, file], {
+            encoding: "utf8",
+          })
+            .stdout.trim();
+        assert.match(run(), new RegExp(`run Node with ${flag} \\(the permission model is on\\)`));
+        assert.equal(run(flag), "EBADF");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it("node22 without koffi installed says what to install", { timeout: 60_000 }, async (t) => {
     if (!needs(t, existsSync(nodeBin("node22")), "node_modules/node22 (npm install)")) return;
