@@ -9,6 +9,8 @@ import {
   chmodSync,
   chownSync,
   copyFileSync,
+  cpSync,
+  existsSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
@@ -106,6 +108,16 @@ export function otherUser(uid: number): OtherUser {
     const src = join(dir, "src");
     mkdirSync(src, { mode: 0o755 });
     copySources(repoRoot, src);
+    if (runtime === "node") {
+      // Node reads "type": "module" from package.json, and a Node without node:ffi needs koffi
+      // (its native part is a package of its own per platform, under @koromix).
+      copyFileSync(join(repoRoot, "package.json"), join(src, "package.json"));
+      chmodSync(join(src, "package.json"), 0o644);
+      for (const pkg of ["koffi", "@koromix"]) {
+        const from = join(repoRoot, "node_modules", pkg);
+        if (existsSync(from)) cpSync(from, join(src, "node_modules", pkg), { recursive: true });
+      }
+    }
     const home = join(dir, "home");
     mkdirSync(home, { mode: 0o700 });
     chownSync(home, uid, uid);
