@@ -2,7 +2,8 @@
  * Shared test helpers: sockets with known fds, external tools, and skips that are never
  * silent (under CI=true a missing tool fails the test instead).
  *
- * Uses only what Deno and Bun both have (`node:*`), so one suite runs under both.
+ * Uses only what Deno and Bun both have (`node:*`), so one suite runs under both, and under Node.
+ * Test files do not declare `using`: Node 22 cannot parse it, and the suite runs there too.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import {
@@ -188,7 +189,7 @@ const Bun = (globalThis as any).Bun;
 export const SERVE_FORMS: readonly ServeForm[] = [
   {
     name: "Deno.serve",
-    skip: runtime !== "deno" && "Deno's API: not in Bun",
+    skip: runtime !== "deno" && `Deno's API: not in ${runtime}`,
     start(h) {
       const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve(
         { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -199,7 +200,7 @@ export const SERVE_FORMS: readonly ServeForm[] = [
   },
   {
     name: "Bun.serve",
-    skip: runtime !== "bun" && "Bun's API: not in Deno",
+    skip: runtime !== "bun" && `Bun's API: not in ${runtime}`,
     start(h) {
       const server = Bun.serve({
         hostname: "127.0.0.1",
