@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { runtimeName } from "../_runtime.ts";
+import { nodeFfiModule } from "../ffi/node.ts";
 
 /** The C baseline's functions: ns per repetition, or -errno. */
 export interface Baseline {
@@ -30,8 +32,45 @@ export interface Baseline {
   close(): void;
 }
 
+const NAMES = [
+  "sb_inspect",
+  "sb_inspect_seed",
+  "sb_inspect_many",
+  "sb_inspect_cached",
+  "sb_tcpinfo",
+  "sb_list",
+] as const;
+
+/** Node: through the FFI the library itself uses in this process (node:ffi or koffi). */
+function openNode(path: string): Baseline {
+  const picked = nodeFfiModule();
+  if (picked.kind === "node:ffi") {
+    const sig = (args: string[], result: string) => ({ arguments: args, return: result });
+    const { lib, functions } = picked.ffi.dlopen(path, {
+      ...Object.fromEntries(NAMES.map((n) => [n, sig(["int32", "int32"], "float64")])),
+      sb_held: sig(["int32"], "int32"),
+      sb_list_count: sig([], "int32"),
+      sb_hold: sig(["int32"], "int32"),
+      sb_release: sig([], "void"),
+      sb_mark: sig(["int32"], "int32"),
+    });
+    return wrap(functions as unknown as Symbols, () => lib.close());
+  }
+  const lib = picked.koffi.load(path);
+  const s = {
+    ...Object.fromEntries(NAMES.map((n) => [n, lib.func(n, "double", ["int", "int"])])),
+    sb_held: lib.func("sb_held", "int", ["int"]),
+    sb_list_count: lib.func("sb_list_count", "int", []),
+    sb_hold: lib.func("sb_hold", "int", ["int"]),
+    sb_release: lib.func("sb_release", "void", []),
+    sb_mark: lib.func("sb_mark", "int", ["int"]),
+  };
+  return wrap(s as unknown as Symbols, () => lib.unload());
+}
+
 /** Opens the shared library built from bench/baseline.c at `path`. */
 export async function openBaseline(path: string): Promise<Baseline> {
+  if (runtimeName === "node") return openNode(path);
   if ("Bun" in globalThis) {
     const { dlopen } = await import("bun:ffi");
     const sig = { args: ["i32", "i32"], returns: "f64" } as const;

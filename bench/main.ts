@@ -1,12 +1,14 @@
 /**
- * sockbuf's benchmark: the hot paths under Deno and Bun against C making the same syscalls,
- * and `sockbuf ls` against `ss` on 20,000 sockets.
+ * sockbuf's benchmark: the hot paths under Deno, Bun and Node against C making the same
+ * syscalls, and `sockbuf ls` against `ss` on 20,000 sockets.
  *
  *   deno run --allow-all bench/main.ts [--json] [--soak] [--check] [--rounds N] [--only TEXT]
- *                                      [--runtimes deno,bun] [--no-list] [--connections N]
+ *                                      [--runtimes deno,bun,node26,node22] [--no-list] [--connections N]
  *
  * Compiles bench/baseline.c with `cc -O2 -shared -fPIC` into bench/bin/, then runs
- * bench/cases.ts under `deno` and under `bun` from PATH (never through a shell). Each runtime
+ * bench/cases.ts under `deno` and under `bun` from PATH (never through a shell), and under
+ * `node26`/`node22`, the Nodes package.json pins, from node_modules (Node 26 calls libc
+ * through node:ffi, Node 22 through koffi). Each runtime
  * loads the compiled C through its own FFI and times it back to back with its own calls on
  * the same socket, so every ratio compares JavaScript and C under the same load. Then
  * bench/list.ts holds `--connections` loopback connections (10,000: 20,000 sockets) and times
@@ -51,14 +53,25 @@ const { values: opts } = parseArgs({
   },
 });
 
-type Runtime = "deno" | "bun";
+/** `deno`, `bun`, or a Node package.json pins as an alias (`node26`, `node22`). */
+type Runtime = string;
+const isNode = (r: Runtime) => /^node\d+$/.test(r);
 const runtimes = opts.runtimes.split(",").filter(Boolean) as Runtime[];
 for (const r of runtimes) {
-  if (r !== "deno" && r !== "bun") {
-    console.error(`bench: --runtimes takes deno and/or bun, got ${JSON.stringify(r)}`);
+  if (r !== "deno" && r !== "bun" && !isNode(r)) {
+    console.error(`bench: --runtimes takes deno, bun, node26 and node22, got ${JSON.stringify(r)}`);
     process.exit(2);
   }
 }
+
+/**
+ * Goals for the Nodes, by runtime (issue 17): `inspectSync` within 1.15× of C on node:ffi;
+ * koffi's ratio is reported, with no goal. Deno's and Bun's goals below do not apply.
+ */
+const NODE_GOALS: Record<string, Record<string, number>> = {
+  node26: { "inspectSync(fd)": 1.15 },
+  node22: {},
+};
 
 /** The `sockbuf ls` case's name, as bench/list.ts prints it. */
 const LS_CASE = "sockbuf ls --json --no-processes vs ss -tmi";
@@ -155,12 +168,21 @@ const rows: Row[] = [];
 // (in the manual node_modules mode package.json implies) would need node_modules everywhere.
 const casesArgv = (r: Runtime) =>
   r === "deno" ? ["run", "--allow-all", "--config", join(benchDir, "deno.json"), cases] : [cases];
-for (const r of runtimes) rows.push(...jsonLines<Row>(run(r, [...casesArgv(r), ...caseArgs])));
+/** The command for a runtime: Deno and Bun from PATH, a pinned Node from node_modules. */
+const command = (r: Runtime) => isNode(r) ? join(root, "node_modules", r, "bin", "node") : r;
+// A Node's rows say "node": label them with the alias, so node26 and node22 stay apart.
+for (const r of runtimes) {
+  rows.push(
+    ...jsonLines<Row>(run(command(r), [...casesArgv(r), ...caseArgs])).map((row) => ({ ...row, runtime: r })),
+  );
+}
 
 // sockbuf ls against ss: one holder pair serves every runtime, run by run.
-if (!opts["no-list"] && (!opts.only || LS_CASE.includes(opts.only)) && runtimes.length > 0) {
+// bench/list.ts runs the CLI under Deno and Bun only.
+const listRuntimes = runtimes.filter((r) => !isNode(r));
+if (!opts["no-list"] && (!opts.only || LS_CASE.includes(opts.only)) && listRuntimes.length > 0) {
   const list = join(benchDir, "list.ts");
-  const listArgs = ["--ls", runtimes.join(","), "--connections", opts.connections, "--runs", opts.runs];
+  const listArgs = ["--ls", listRuntimes.join(","), "--connections", opts.connections, "--runs", opts.runs];
   const out = run("deno", ["run", "--allow-all", list, ...listArgs]);
   rows.push(...jsonLines<Row>(out));
 }
@@ -169,7 +191,8 @@ const soaks: Soak[] = [];
 if (opts.soak) {
   const soak = join(benchDir, "soak.ts");
   for (const r of runtimes) {
-    soaks.push(...jsonLines<Soak>(run(r, argvFor(r, soak, "--v8-flags=--expose-gc"))));
+    const argv = isNode(r) ? ["--expose-gc", soak] : argvFor(r, soak, "--v8-flags=--expose-gc");
+    soaks.push(...jsonLines<Soak>(run(command(r), argv)).map((s) => ({ ...s, runtime: r })));
   }
 }
 
@@ -187,9 +210,13 @@ interface Verdict {
   soak?: Soak;
 }
 
+/** The goal a case has on a runtime, if any. */
+const goalOf = (name: string, runtime: Runtime, own?: number | null): number | null =>
+  isNode(runtime) ? NODE_GOALS[runtime]?.[name] ?? null : GOALS[name] ?? own ?? null;
+
 const MB = 1 << 20;
 const verdicts: Verdict[] = rows.map((r) => {
-  const goal = GOALS[r.case] ?? r.goal ?? null;
+  const goal = goalOf(r.case, r.runtime, r.goal);
   return {
     case: r.case,
     runtime: r.runtime,
@@ -216,19 +243,22 @@ for (const s of soaks) {
   });
 }
 // Goals nobody measured: a check that passes on nothing measured would prove nothing.
-const wanted = Object.keys(GOALS).filter((name) => !opts.only || name.includes(opts.only));
+const wanted = [...new Set([...Object.keys(GOALS), ...Object.values(NODE_GOALS).flatMap(Object.keys)])]
+  .filter((name) => !opts.only || name.includes(opts.only));
 if (opts.soak) wanted.push(SOAK_CASE);
 for (const name of wanted) {
   if (name === LS_CASE && opts["no-list"]) continue;
   for (const runtime of runtimes) {
     if (verdicts.some((v) => v.case === name && v.runtime === runtime)) continue;
+    if (name !== SOAK_CASE && goalOf(name, runtime) === null) continue;
+    if (name === LS_CASE && isNode(runtime)) continue;
     verdicts.push({
       case: name,
       runtime,
       nsPerOp: null,
       cNsPerOp: null,
       ratio: null,
-      goal: name === SOAK_CASE ? "< 5 MB, same fds" : GOALS[name],
+      goal: name === SOAK_CASE ? "< 5 MB, same fds" : goalOf(name, runtime),
       met: null,
       note: "not measured",
     });
@@ -262,16 +292,17 @@ if (opts.json) {
     return [ns(r.cNsPerOp!), ns(r.nsPerOp!), `${r.ratio!.toFixed(2)}×${mark}`];
   };
   console.log();
+  const label = (r: Runtime) => r === "deno" ? "Deno" : r === "bun" ? "Bun" : `Node ${r.slice(4)}`;
   table(
-    ["case", "C ns", "Deno ns", "Deno/C", "C ns", "Bun ns", "Bun/C", "goal"],
+    ["case", ...runtimes.flatMap((r) => ["C ns", `${label(r)} ns`, `${label(r)}/C`]), "goal"],
     names.map((name) => {
-      const goal = verdicts.find((r) => r.case === name)?.goal;
-      return [
-        name,
-        ...cell(name, "deno"),
-        ...cell(name, "bun"),
-        typeof goal === "number" ? `≤ ${goal.toFixed(2)}×` : "",
-      ];
+      // Each distinct goal once, naming the runtimes it is for when they differ.
+      const goals = runtimes.map((r) => [r, goalOf(name, r)] as const).filter(([, g]) => g !== null);
+      const distinct = [...new Set(goals.map(([, g]) => g))];
+      const goal = distinct.length === 1 && goals.length === runtimes.length
+        ? `≤ ${distinct[0]!.toFixed(2)}×`
+        : goals.map(([r, g]) => `${label(r)} ≤ ${g!.toFixed(2)}×`).join(", ");
+      return [name, ...runtimes.flatMap((r) => cell(name, r)), goal];
     }),
   );
   console.log(

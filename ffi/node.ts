@@ -7,6 +7,8 @@
  * `node:ffi` prints an ExperimentalWarning when it loads. sockbuf loading it is not
  * something the user chose, so that one warning is dropped unless the user asked to see
  * every warning (`--trace-warnings`); every other warning passes as before.
+ * `SOCKBUF_NODE_FFI=koffi` picks koffi even where `node:ffi` exists (`node:ffi` then
+ * never loads); `SOCKBUF_NODE_FFI=node:ffi` fails rather than fall back.
  *
  * Both mechanisms are reached through `process.getBuiltinModule` (Node ≥ 20.16, 22.3), so
  * this file has no static import Deno or Bun would have to resolve.
@@ -22,7 +24,7 @@ interface FfiSignature {
 }
 type Fn = (...args: never[]) => unknown;
 /** The part of `node:ffi` this binding uses. */
-interface NodeFfi {
+export interface NodeFfi {
   dlopen(path: string, definitions: Record<string, FfiSignature>): {
     lib: { close(): void };
     functions: Record<string, Fn>;
@@ -32,7 +34,7 @@ interface NodeFfi {
   toString(pointer: bigint): string;
 }
 /** The part of `koffi` this binding uses. */
-interface Koffi {
+export interface Koffi {
   load(path: string): { func(name: string, result: string, args: string[]): Fn; unload(): void };
   errno(): number;
   decode(pointer: unknown, offset: number, type: string, length: number): string;
@@ -40,6 +42,7 @@ interface Koffi {
 /** The part of Node's `process` this file reads. */
 interface NodeProcess {
   version: string;
+  env?: Record<string, string | undefined>;
   traceProcessWarnings?: boolean;
   emitWarning: (warning: unknown, ...rest: unknown[]) => void;
   getBuiltinModule?: (id: string) => unknown;
@@ -91,6 +94,13 @@ function loadKoffi(proc: NodeProcess): Koffi {
     const mod = createRequire(import.meta.url)("koffi") as Koffi & { default?: Koffi };
     return typeof mod.load === "function" ? mod : mod.default!;
   } catch (cause) {
+    const code = (cause as { code?: unknown })?.code;
+    if (code === "ERR_DLOPEN_DISABLED" || code === "ERR_ACCESS_DENIED") {
+      throw new Error(
+        "sockbuf calls libc through koffi, a native addon: run Node with --allow-addons (the permission model is on)",
+        { cause },
+      );
+    }
     throw new Error(
       `sockbuf calls libc through FFI, and Node ${proc.version} has no node:ffi (Node 26 has): ` +
         `install the koffi package (npm install koffi) or run Node 26`,
@@ -104,6 +114,14 @@ export function nodeFfiKind(): NodeFfiKind {
   return pick().kind;
 }
 
+/**
+ * The module behind {@linkcode nodeFfiKind}, for code outside the library that loads a
+ * library of its own in the same process (bench/_baseline.ts), so it uses the same FFI.
+ */
+export function nodeFfiModule(): { kind: "node:ffi"; ffi: NodeFfi } | { kind: "koffi"; koffi: Koffi } {
+  return pick();
+}
+
 function pick(): NonNullable<typeof picked> {
   if (picked) return picked;
   const proc = nodeProcess();
@@ -112,7 +130,15 @@ function pick(): NonNullable<typeof picked> {
       `sockbuf needs process.getBuiltinModule (Node 20.16, 22.3 or later); this is Node ${proc?.version}`,
     );
   }
-  const ffi = loadNodeFfi(proc);
+  // SOCKBUF_NODE_FFI=koffi keeps an experimental node:ffi out of a process that has both.
+  const want = proc.env?.SOCKBUF_NODE_FFI;
+  if (want !== undefined && want !== "" && want !== "koffi" && want !== "node:ffi") {
+    throw new TypeError(`Expected SOCKBUF_NODE_FFI as "koffi" or "node:ffi", got ${JSON.stringify(want)}`);
+  }
+  const ffi = want === "koffi" ? undefined : loadNodeFfi(proc);
+  if (want === "node:ffi" && !ffi) {
+    throw new Error(`SOCKBUF_NODE_FFI=node:ffi, but Node ${proc.version} has no node:ffi (Node 26 has)`);
+  }
   picked = ffi ? { kind: "node:ffi", ffi } : { kind: "koffi", koffi: loadKoffi(proc) };
   return picked;
 }

@@ -2,13 +2,16 @@
  * Shared test helpers: sockets with known fds, external tools, and skips that are never
  * silent (under CI=true a missing tool fails the test instead).
  *
- * Uses only what Deno and Bun both have (`node:*`), so one suite runs under both.
+ * Uses only what Deno and Bun both have (`node:*`), so one suite runs under both, and under Node.
+ * Test files do not declare `using`: Node 22 cannot parse it, and the suite runs there too.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
   copyFileSync,
+  cpSync,
+  existsSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
@@ -106,6 +109,16 @@ export function otherUser(uid: number): OtherUser {
     const src = join(dir, "src");
     mkdirSync(src, { mode: 0o755 });
     copySources(repoRoot, src);
+    if (runtime === "node") {
+      // Node reads "type": "module" from package.json, and a Node without node:ffi needs koffi
+      // (its native part is a package of its own per platform, under @koromix).
+      copyFileSync(join(repoRoot, "package.json"), join(src, "package.json"));
+      chmodSync(join(src, "package.json"), 0o644);
+      for (const pkg of ["koffi", "@koromix"]) {
+        const from = join(repoRoot, "node_modules", pkg);
+        if (existsSync(from)) cpSync(from, join(src, "node_modules", pkg), { recursive: true });
+      }
+    }
     const home = join(dir, "home");
     mkdirSync(home, { mode: 0o700 });
     chownSync(home, uid, uid);
@@ -176,7 +189,7 @@ const Bun = (globalThis as any).Bun;
 export const SERVE_FORMS: readonly ServeForm[] = [
   {
     name: "Deno.serve",
-    skip: runtime !== "deno" && "Deno's API: not in Bun",
+    skip: runtime !== "deno" && `Deno's API: not in ${runtime}`,
     start(h) {
       const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve(
         { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -187,7 +200,7 @@ export const SERVE_FORMS: readonly ServeForm[] = [
   },
   {
     name: "Bun.serve",
-    skip: runtime !== "bun" && "Bun's API: not in Deno",
+    skip: runtime !== "bun" && `Bun's API: not in ${runtime}`,
     start(h) {
       const server = Bun.serve({
         hostname: "127.0.0.1",

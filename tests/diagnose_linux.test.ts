@@ -537,20 +537,13 @@ describe("diagnose() under real causes, in network namespaces", { skip: !linux &
         return out.stdout.trim().split("\n").map((l) => JSON.parse(l));
       };
       try {
+        // ss names the sender's pid and fd: the oracle for PID:FD. Wait until it shows the
+        // connection (a Node sender starts slower than Deno's or Bun's), then 1.5 s more.
+        const ssLine = () =>
+          run("ip", ["netns", "exec", TX, "ss", "-tnpH", "state", "established", "dport", "=", ":5106"]);
+        for (let i = 0; i < 150 && !/pid=\d+,fd=\d+/.test(ssLine()); i++) await sleep(100);
         await sleep(1500);
-        // ss names the sender's pid and fd: the oracle for PID:FD.
-        const ss = run("ip", [
-          "netns",
-          "exec",
-          TX,
-          "ss",
-          "-tnpH",
-          "state",
-          "established",
-          "dport",
-          "=",
-          ":5106",
-        ]);
+        const ss = ssLine();
         const m = /pid=(\d+),fd=(\d+)/.exec(ss);
         assert.ok(m, ss);
         const local = /\s(10\.79\.0\.1:\d+)\s/.exec(ss)![1];

@@ -172,7 +172,7 @@ describe("errors a new user met", { skip: !unix && "Linux and macOS only" }, () 
 
   it(
     "a Bun.udpSocket is refused as not TCP",
-    { skip: runtime !== "bun" && "Bun's API: not in Deno" },
+    { skip: runtime !== "bun" && `Bun's API: not in ${runtime}` },
     async () => {
       const udp = await Bun.udpSocket({ hostname: "127.0.0.1" });
       try {

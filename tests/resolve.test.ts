@@ -15,8 +15,8 @@ import { hasTool, needs, runtime, selfSigned, sleep, ssFor } from "./_helpers.ts
 const linux = process.platform === "linux";
 const HOSTS = ["127.0.0.1", "::1"] as const;
 const CHUNK = new Uint8Array(256 * 1024).fill(0x62);
-const onlyDeno = runtime !== "deno" && "Deno's API: not in Bun";
-const onlyBun = runtime !== "bun" && "Bun's API: not in Deno";
+const onlyDeno = runtime !== "deno" && `Deno's API: not in ${runtime}`;
+const onlyBun = runtime !== "bun" && `Bun's API: not in ${runtime}`;
 
 // deno-lint-ignore no-explicit-any -- Bun's global is untyped under deno check
 const Bun = (globalThis as any).Bun;
@@ -71,29 +71,37 @@ describe("resolving runtime sockets", { skip: !linux && "Linux: checked against 
   for (const host of HOSTS) {
     it(`a Deno.connect conn (${host})`, { skip: onlyDeno }, async (t) => {
       if (!ssOk(t)) return;
-      using listener = Deno.listen({ hostname: host, port: 0 });
-      const conn = await Deno.connect({ hostname: host, port: listener.addr.port });
-      const peer = await listener.accept(); // never read
+      const listener = Deno.listen({ hostname: host, port: 0 });
       try {
-        await settle(conn, () => void conn.write(CHUNK).catch(() => {}));
-        await verify(conn, host, conn.localAddr.port, listener.addr.port);
+        const conn = await Deno.connect({ hostname: host, port: listener.addr.port });
+        const peer = await listener.accept(); // never read
+        try {
+          await settle(conn, () => void conn.write(CHUNK).catch(() => {}));
+          await verify(conn, host, conn.localAddr.port, listener.addr.port);
+        } finally {
+          conn.close();
+          peer.close();
+        }
       } finally {
-        conn.close();
-        peer.close();
+        listener[Symbol.dispose]();
       }
     });
 
     it(`a conn from Deno.listen().accept() (${host})`, { skip: onlyDeno }, async (t) => {
       if (!ssOk(t)) return;
-      using listener = Deno.listen({ hostname: host, port: 0 });
-      const client = await Deno.connect({ hostname: host, port: listener.addr.port }); // never read
-      const conn = await listener.accept();
+      const listener = Deno.listen({ hostname: host, port: 0 });
       try {
-        await settle(conn, () => void conn.write(CHUNK).catch(() => {}));
-        await verify(conn, host, listener.addr.port, client.localAddr.port);
+        const client = await Deno.connect({ hostname: host, port: listener.addr.port }); // never read
+        const conn = await listener.accept();
+        try {
+          await settle(conn, () => void conn.write(CHUNK).catch(() => {}));
+          await verify(conn, host, listener.addr.port, client.localAddr.port);
+        } finally {
+          conn.close();
+          client.close();
+        }
       } finally {
-        conn.close();
-        client.close();
+        listener[Symbol.dispose]();
       }
     });
 
@@ -159,17 +167,25 @@ describe("resolving runtime sockets", { skip: !linux && "Linux: checked against 
   it("a Deno.connectTls conn", { skip: onlyDeno }, async (t) => {
     if (!ssOk(t) || !needs(t, hasTool("openssl", ["version"]), "openssl to make a test certificate")) return;
     const { cert, key } = selfSigned();
-    using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
-    const accepting = listener.accept();
-    const conn = await Deno.connectTls({ hostname: "localhost", port: listener.addr.port, caCerts: [cert] });
-    const peer = await accepting;
-    await Promise.all([conn.handshake(), peer.handshake()]); // then the peer never reads
+    const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
     try {
-      await settle(conn, () => void conn.write(CHUNK).catch(() => {}));
-      await verify(conn, "127.0.0.1", conn.localAddr.port, listener.addr.port);
+      const accepting = listener.accept();
+      const conn = await Deno.connectTls({
+        hostname: "localhost",
+        port: listener.addr.port,
+        caCerts: [cert],
+      });
+      const peer = await accepting;
+      await Promise.all([conn.handshake(), peer.handshake()]); // then the peer never reads
+      try {
+        await settle(conn, () => void conn.write(CHUNK).catch(() => {}));
+        await verify(conn, "127.0.0.1", conn.localAddr.port, listener.addr.port);
+      } finally {
+        conn.close();
+        peer.close();
+      }
     } finally {
-      conn.close();
-      peer.close();
+      listener[Symbol.dispose]();
     }
   });
 
@@ -419,26 +435,30 @@ describe("connections that differ only in their local address", {
     skip: onlyDeno,
   }, async (t) => {
     if (!ready(t)) return;
-    using listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
-    const client = await sharedPortClient([["127.0.0.1", listener.addr.port], [
-      "127.0.0.2",
-      listener.addr.port,
-    ]]);
-    const a = await listener.accept();
-    const b = await listener.accept();
+    const listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
     try {
-      const [one, two] = a.localAddr.hostname === "127.0.0.1" ? [a, b] : [b, a];
-      one.write(BIG).catch(() => {});
-      await settleTuple("127.0.0.1", listener.addr.port, client.port, () => {});
-      await verifyTuples(
-        [{ socket: one, local: "127.0.0.1" }, { socket: two, local: "127.0.0.2" }],
+      const client = await sharedPortClient([["127.0.0.1", listener.addr.port], [
+        "127.0.0.2",
         listener.addr.port,
-        client.port,
-      );
+      ]]);
+      const a = await listener.accept();
+      const b = await listener.accept();
+      try {
+        const [one, two] = a.localAddr.hostname === "127.0.0.1" ? [a, b] : [b, a];
+        one.write(BIG).catch(() => {});
+        await settleTuple("127.0.0.1", listener.addr.port, client.port, () => {});
+        await verifyTuples(
+          [{ socket: one, local: "127.0.0.1" }, { socket: two, local: "127.0.0.2" }],
+          listener.addr.port,
+          client.port,
+        );
+      } finally {
+        a.close();
+        b.close();
+        await client.close();
+      }
     } finally {
-      a.close();
-      b.close();
-      await client.close();
+      listener[Symbol.dispose]();
     }
   });
 
@@ -544,27 +564,31 @@ describe("connections that differ only in their local address", {
       return new Response(new ReadableStream({ pull: (c) => c.enqueue(CHUNK) }));
     });
     // A decoy on the same port at another address, connected second so its fd is newer.
-    using decoy = Deno.listen({ hostname: "127.0.0.2", port: server.addr.port });
-    const client = await sharedPortClient([["127.0.0.1", server.addr.port, "http"], [
-      "127.0.0.2",
-      server.addr.port,
-    ]]);
-    const other = await decoy.accept();
+    const decoy = Deno.listen({ hostname: "127.0.0.2", port: server.addr.port });
     try {
-      const info = await seen.promise;
-      await settleTuple("127.0.0.1", server.addr.port, client.port, () => {});
-      await verifyTuples(
-        [{ socket: { server, info }, local: "127.0.0.1" }, {
-          socket: other,
-          local: "127.0.0.2",
-        }],
+      const client = await sharedPortClient([["127.0.0.1", server.addr.port, "http"], [
+        "127.0.0.2",
         server.addr.port,
-        client.port,
-      );
+      ]]);
+      const other = await decoy.accept();
+      try {
+        const info = await seen.promise;
+        await settleTuple("127.0.0.1", server.addr.port, client.port, () => {});
+        await verifyTuples(
+          [{ socket: { server, info }, local: "127.0.0.1" }, {
+            socket: other,
+            local: "127.0.0.2",
+          }],
+          server.addr.port,
+          client.port,
+        );
+      } finally {
+        other.close();
+        await client.close();
+        await server.shutdown();
+      }
     } finally {
-      other.close();
-      await client.close();
-      await server.shutdown();
+      decoy[Symbol.dispose]();
     }
   });
 

@@ -42,7 +42,7 @@ const kinds: Kind[] = [
   },
   {
     name: "a Deno.connect conn",
-    skip: runtime !== "deno" && "Deno's API: not in Bun",
+    skip: runtime !== "deno" && `Deno's API: not in ${runtime}`,
     async open(port) {
       const c = await Deno.connect({ hostname: "127.0.0.1", port });
       return { socket: c, close: () => c.close() };
@@ -50,7 +50,7 @@ const kinds: Kind[] = [
   },
   {
     name: "a Bun.connect socket",
-    skip: runtime !== "bun" && "Bun's API: not in Deno",
+    skip: runtime !== "bun" && `Bun's API: not in ${runtime}`,
     async open(port) {
       const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
       return { socket: s, close: () => s.terminate() };
@@ -149,8 +149,8 @@ describe("closed sockets", { skip: !unix && "Linux and macOS only" }, () => {
   });
 });
 
-const onlyDeno = runtime !== "deno" && "Deno's API: not in Bun";
-const onlyBun = runtime !== "bun" && "Bun's API: not in Deno";
+const onlyDeno = runtime !== "deno" && `Deno's API: not in ${runtime}`;
+const onlyBun = runtime !== "bun" && `Bun's API: not in ${runtime}`;
 
 /** Every snapshot `watch` gives, which must be none for a closed socket, and no error. */
 async function watched(socket: SocketLike): Promise<number> {
@@ -167,42 +167,54 @@ describe("sockets whose runtime closes the fd later than the object", {
   }, async (t) => {
     if (!needs(t, hasTool("openssl", ["version"]), "openssl to make a test certificate")) return;
     const { cert, key } = selfSigned();
-    using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
-    for (const usedBefore of [true, false]) {
-      const accepting = listener.accept();
-      const conn = await Deno.connectTls({
-        hostname: "localhost",
-        port: listener.addr.port,
-        caCerts: [cert],
-      });
-      const peer = await accepting;
-      await Promise.all([conn.handshake(), peer.handshake()]);
-      const kept = usedBefore ? await resolveSocket(conn) : undefined;
-      if (usedBefore) assert.equal(typeof (await inspect(conn)).queued, "number");
-      const localPort = conn.localAddr.port;
-      conn.close();
-      // The oracle: the kernel still has the connection, so only the object can say it closed.
-      assert.ok(
-        hasConnection(localPort, listener.addr.port),
-        "the fd closed at once: the test shows nothing",
-      );
-      await rejectsClosed(inspect(conn));
-      assert.throws(() => inspectSync(conn), SockbufError);
-      if (kept) assert.throws(() => kept.checkedFd(), SockbufError);
-      assert.equal(await watched(conn), 0);
-      peer.close();
+    const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+    try {
+      for (const usedBefore of [true, false]) {
+        const accepting = listener.accept();
+        const conn = await Deno.connectTls({
+          hostname: "localhost",
+          port: listener.addr.port,
+          caCerts: [cert],
+        });
+        const peer = await accepting;
+        await Promise.all([conn.handshake(), peer.handshake()]);
+        const kept = usedBefore ? await resolveSocket(conn) : undefined;
+        if (usedBefore) assert.equal(typeof (await inspect(conn)).queued, "number");
+        const localPort = conn.localAddr.port;
+        conn.close();
+        // The oracle: the kernel still has the connection, so only the object can say it closed.
+        assert.ok(
+          hasConnection(localPort, listener.addr.port),
+          "the fd closed at once: the test shows nothing",
+        );
+        await rejectsClosed(inspect(conn));
+        assert.throws(() => inspectSync(conn), SockbufError);
+        if (kept) assert.throws(() => kept.checkedFd(), SockbufError);
+        assert.equal(await watched(conn), 0);
+        peer.close();
+      }
+    } finally {
+      listener[Symbol.dispose]();
     }
   });
 
   it("a Deno conn with a read pending throws straight after close()", { skip: onlyDeno }, async () => {
-    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    using _peer = await listener.accept();
-    await inspect(conn);
-    const reading = conn.read(new Uint8Array(16)).catch(() => null);
-    conn.close();
-    await rejectsClosed(inspect(conn));
-    await reading;
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      const _peer = await listener.accept();
+      try {
+        await inspect(conn);
+        const reading = conn.read(new Uint8Array(16)).catch(() => null);
+        conn.close();
+        await rejectsClosed(inspect(conn));
+        await reading;
+      } finally {
+        _peer[Symbol.dispose]();
+      }
+    } finally {
+      listener[Symbol.dispose]();
+    }
   });
 
   it("a Deno.serve request whose client left throws ENOTCONN, and watch() ends quietly", {

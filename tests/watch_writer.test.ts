@@ -140,25 +140,33 @@ describe("drained()", { skip: !unix && "Linux and macOS only" }, () => {
   });
 
   it("rejects with ECONNRESET when a reset empties the queue of an open Deno conn", {
-    skip: runtime !== "deno" && "Deno.connect leaves its socket open after a reset; not in Bun",
+    skip: runtime !== "deno" && `Deno.connect leaves its socket open after a reset; not in ${runtime}`,
   }, async () => {
-    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    using conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    const peer = await listener.accept();
-    void conn.write(new Uint8Array(8 << 20)).catch(() => {});
-    await sleep(50);
-    const waiting = drained(conn, { timeoutMs: 5000 });
-    peer.close(); // unread data: RST
-    await assert.rejects(waiting, (err) => {
-      assert.ok(err instanceof SockbufError);
-      assert.equal(err.code, "ECONNRESET");
-      assert.equal(err.errno, 104, "Linux's ECONNRESET");
-      assert.match(
-        err.message,
-        /connection was reset or timed out with \d+ bytes unacknowledged: ECONNRESET \(errno 104\)$/,
-      );
-      return true;
-    });
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      try {
+        const peer = await listener.accept();
+        void conn.write(new Uint8Array(8 << 20)).catch(() => {});
+        await sleep(50);
+        const waiting = drained(conn, { timeoutMs: 5000 });
+        peer.close(); // unread data: RST
+        await assert.rejects(waiting, (err) => {
+          assert.ok(err instanceof SockbufError);
+          assert.equal(err.code, "ECONNRESET");
+          assert.equal(err.errno, 104, "Linux's ECONNRESET");
+          assert.match(
+            err.message,
+            /connection was reset or timed out with \d+ bytes unacknowledged: ECONNRESET \(errno 104\)$/,
+          );
+          return true;
+        });
+      } finally {
+        conn[Symbol.dispose]();
+      }
+    } finally {
+      listener[Symbol.dispose]();
+    }
   });
 
   it("rejects with ENOTCONN or EBADF when the socket itself closes", async () => {
@@ -212,7 +220,7 @@ const writers: { name: string; skip: string | false; open(): Promise<Opened> }[]
   },
   {
     name: "Deno.connect",
-    skip: runtime !== "deno" && "Deno's API: not in Bun",
+    skip: runtime !== "deno" && `Deno's API: not in ${runtime}`,
     async open() {
       const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
@@ -231,7 +239,7 @@ const writers: { name: string; skip: string | false; open(): Promise<Opened> }[]
   },
   {
     name: "Bun.connect",
-    skip: runtime !== "bun" && "Bun's API: not in Deno",
+    skip: runtime !== "bun" && `Bun's API: not in ${runtime}`,
     async open() {
       // deno-lint-ignore no-explicit-any -- Bun's socket types are not visible to deno check
       const opened: any[] = [];
@@ -519,7 +527,7 @@ const resetKinds: {
 }[] = [
   {
     name: "Deno.connect",
-    skip: runtime !== "deno" && "Deno's API: not in Bun",
+    skip: runtime !== "deno" && `Deno's API: not in ${runtime}`,
     codes: ["ECONNRESET"],
     watchEnds: "throws",
     async connect(port) {
@@ -556,7 +564,7 @@ const resetKinds: {
   },
   {
     name: "Bun.connect",
-    skip: runtime !== "bun" && "Bun's API: not in Deno",
+    skip: runtime !== "bun" && `Bun's API: not in ${runtime}`,
     // Bun closes its socket on the reset without recording why: a loop that sees the fd
     // gone first can only say the socket closed.
     codes: ["ECONNRESET", "ENOTCONN"],
@@ -634,7 +642,7 @@ describe("every wait loop ends when the peer resets the connection", {
   }
 
   it("a lowLatencyBody writer, drained() and watch() on a Deno.serve request settle", {
-    skip: runtime !== "deno" && "Deno's API: not in Bun",
+    skip: runtime !== "deno" && `Deno's API: not in ${runtime}`,
   }, async (t) => {
     if (!needs(t, hasTool("python3"), "python3")) return;
     await serveReset((handler) => {
@@ -647,7 +655,7 @@ describe("every wait loop ends when the peer resets the connection", {
   });
 
   it("a lowLatencyBody writer, drained() and watch() on a Bun.serve request settle", {
-    skip: runtime !== "bun" && "Bun's API: not in Deno",
+    skip: runtime !== "bun" && `Bun's API: not in ${runtime}`,
   }, async (t) => {
     if (!needs(t, hasTool("python3"), "python3")) return;
     await serveReset((handler) => {
@@ -848,7 +856,7 @@ describe("a writer after this side has shut down sending", { skip: !unix && "Lin
     },
     {
       name: "Deno conn closeWrite()",
-      skip: runtime !== "deno" && "Deno's API: not in Bun",
+      skip: runtime !== "deno" && `Deno's API: not in ${runtime}`,
       async open() {
         const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
         const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
@@ -866,7 +874,7 @@ describe("a writer after this side has shut down sending", { skip: !unix && "Lin
     },
     {
       name: "Bun socket shutdown()",
-      skip: runtime !== "bun" && "Bun's API: not in Deno",
+      skip: runtime !== "bun" && `Bun's API: not in ${runtime}`,
       async open() {
         const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
         const socket = await Bun.connect({
