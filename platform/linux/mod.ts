@@ -237,7 +237,6 @@ const DIAG_CONTEXT: LinuxDiagContext = {
 };
 
 /** The Linux platform. */
-
 export const linux: Platform = {
   os: "linux",
   inspect: (fd) => inspectLinux(libc(SPEC), fd),
