@@ -11,6 +11,25 @@ import { libc } from "../ffi/mod.ts";
 import { LINUX_LIBC } from "../platform/linux/mod.ts";
 import { DIAG, diagRequest, extBit, walkDiagReplies } from "../platform/linux/diag_parse.ts";
 import { otherUser, run, runtime } from "./_helpers.ts";
+import type { TcpState } from "../types.ts";
+
+/** include/net/tcp_states.h, by number: a fixture independent of platform/linux/mod.ts. */
+export const STATES: TcpState[] = [
+  "UNKNOWN",
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECEIVED",
+  "FIN_WAIT_1",
+  "FIN_WAIT_2",
+  "TIME_WAIT",
+  "CLOSED",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "LISTEN",
+  "CLOSING",
+  "NEW_SYN_RECV",
+  "BOUND_INACTIVE",
+];
 
 /** What `ss -tmie` says of one socket. */
 export interface SsDetail {

@@ -11,31 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { SockbufError, type SocketEntry, type TcpState } from "../mod.ts";
+import { SockbufError, type SocketEntry } from "../mod.ts";
 import { decodeLinuxTcpInfo } from "../platform/linux/mod.ts";
 import { DIAG, parseDiagReplies, type ParseOptions } from "../platform/linux/diag_parse.ts";
 import { hasTool, hex, needs, run, type StalledPair, stalledPair } from "./_helpers.ts";
-import { capture, prng } from "./_diag.ts";
+import { capture, prng, STATES } from "./_diag.ts";
 
 const linux = process.platform === "linux";
 
-/** include/net/tcp_states.h, by number: a fixture independent of platform/linux/mod.ts. */
-const STATES: TcpState[] = [
-  "UNKNOWN",
-  "ESTABLISHED",
-  "SYN_SENT",
-  "SYN_RECEIVED",
-  "FIN_WAIT_1",
-  "FIN_WAIT_2",
-  "TIME_WAIT",
-  "CLOSED",
-  "CLOSE_WAIT",
-  "LAST_ACK",
-  "LISTEN",
-  "CLOSING",
-  "NEW_SYN_RECV",
-  "BOUND_INACTIVE",
-];
 const SEQ = 7;
 const plain: ParseOptions = { seq: SEQ, states: STATES };
 const full: ParseOptions = { seq: SEQ, states: STATES, tcpInfo: (b, n) => decodeLinuxTcpInfo(b, n) };

@@ -11,33 +11,16 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { SockbufError, type SocketEntry, type TcpState } from "../mod.ts";
+import { SockbufError, type SocketEntry } from "../mod.ts";
 import { DIAG, parseDiagReplies, type ParseOptions } from "../platform/linux/diag_parse.ts";
 import { DiagJson } from "../platform/linux/diag_json.ts";
 import type { SocketJson } from "../platform/types.ts";
 import { SORT_KEYS, sortEntries, writeSortedJson } from "../_cli/list_view.ts";
 import { sleep, type StalledPair, stalledPair } from "./_helpers.ts";
-import { capture, prng } from "./_diag.ts";
+import { capture, prng, STATES } from "./_diag.ts";
 
 const linux = process.platform === "linux";
 const SEQ = 11;
-/** include/net/tcp_states.h, by number (an independent copy, as in diag_fuzz.test.ts). */
-const STATES: TcpState[] = [
-  "UNKNOWN",
-  "ESTABLISHED",
-  "SYN_SENT",
-  "SYN_RECEIVED",
-  "FIN_WAIT_1",
-  "FIN_WAIT_2",
-  "TIME_WAIT",
-  "CLOSED",
-  "CLOSE_WAIT",
-  "LAST_ACK",
-  "LISTEN",
-  "CLOSING",
-  "NEW_SYN_RECV",
-  "BOUND_INACTIVE",
-];
 const OPTS: ParseOptions = { seq: SEQ, states: STATES };
 const text = new TextDecoder();
 
